@@ -1,0 +1,24 @@
+# centriole-sr: widefield -> confocal-quality restoration of centrioles.
+# Data flow and conventions: README.md. Run: snakemake --cores all
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/picking.smk"
+include: "workflow/rules/patches.smk"
+include: "workflow/rules/degradation.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/restoration.smk"
+include: "workflow/rules/evaluation.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,97 @@
+"""Checks of the configuration beyond its JSON schema, and the labels table."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from centriole_sr.io import InputError, read_table
+
+LABEL_COLUMNS = ("field", "x_px", "y_px")
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise InputError naming the key when settings contradict each other."""
+    optics = config["optics"]
+    if optics["numerical_aperture"] >= optics["refractive_index"]:
+        raise InputError(
+            f"optics.numerical_aperture ({optics['numerical_aperture']}) must be smaller than "
+            f"optics.refractive_index ({optics['refractive_index']})"
+        )
+    ratio = optics["widefield_pixel_nm"] / optics["confocal_pixel_nm"]
+    if ratio < 1 or abs(ratio - round(ratio)) > 1e-6:
+        raise InputError(
+            f"optics.widefield_pixel_nm / optics.confocal_pixel_nm = {ratio:.4g} must be a whole "
+            "number >= 1; choose pixel sizes with an integer ratio"
+        )
+    size = config["patches"]["size_px"]
+    if size % (round(ratio) * 4):
+        raise InputError(
+            f"patches.size_px ({size}) must be a multiple of 4 x the pixel-size ratio "
+            f"({round(ratio)}), e.g. {round(ratio) * 4 * max(1, size // (round(ratio) * 4))}"
+        )
+    demo = config["demo"]
+    if demo["enabled"] and demo["labelled_fields"] > demo["confocal_fields"]:
+        raise InputError(
+            f"demo.labelled_fields ({demo['labelled_fields']}) exceeds demo.confocal_fields "
+            f"({demo['confocal_fields']})"
+        )
+    if not demo["enabled"]:
+        for key in ("confocal", "widefield", "labels"):
+            path = config["inputs"].get(key)
+            if not path or not os.path.exists(path):
+                raise InputError(
+                    f"inputs.{key}: '{path}' does not exist; set it in config.yaml "
+                    "or turn demo.enabled on"
+                )
+
+
+def read_labels(path: str | os.PathLike, fields: dict[str, list[str]]) -> pd.DataFrame:
+    """Read clicked centres (field, x_px, y_px[, modality]); CSV or TSV, x = column.
+
+    Without a modality column a label applies to every modality that has the field.
+    Labels naming a field that no modality has stop with an error naming them.
+    """
+    table = read_table(path)
+    missing = [column for column in LABEL_COLUMNS if column not in table.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected field, x_px, y_px "
+            "and optionally modality"
+        )
+    if table.empty:
+        raise InputError(f"{path}: no labels; click a few centrioles per field (Fiji or napari)")
+    table["field"] = table["field"].astype(str)
+    if "modality" in table.columns:
+        known = {(modality, name) for modality, names in fields.items() for name in names}
+        pairs = zip(table["modality"], table["field"], strict=True)
+        unknown = sorted({f"{m}/{name}" for m, name in pairs if (m, name) not in known})
+    else:
+        every_field = {name for names in fields.values() for name in names}
+        unknown = sorted(set(table["field"]) - every_field)
+        table = pd.concat(
+            [
+                table[table["field"].isin(names)].assign(modality=modality)
+                for modality, names in fields.items()
+            ],
+            ignore_index=True,
+        )
+    if unknown:
+        raise InputError(f"{path}: labels name unknown field(s): {', '.join(unknown)}")
+    return table[["field", "modality", "x_px", "y_px"]]
+
+
+def labelled_fields_by_modality(
+    path: str | os.PathLike, fields: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """The fields that carry labels, per modality, in the order of ``fields``."""
+    labels = read_labels(path, fields)
+    labelled = {}
+    for modality, names in fields.items():
+        present = set(labels.loc[labels["modality"] == modality, "field"])
+        labelled[modality] = [name for name in names if name in present]
+        if not labelled[modality]:
+            raise InputError(f"{path}: no labels for any {modality} field; click a few centrioles")
+    return labelled

@@ -1,0 +1,78 @@
+"""Turn confocal patches into widefield-like patches: blur, haze, resample, noise, normalise.
+
+The order follows CSBDeep's simulation (PSF, then noise, then subsampling is replaced
+by integration over the coarse pixel before the noise, as a camera does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from centriole_sr.io import normalize_percentile
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """Parameters of the confocal -> widefield degradation.
+
+    sigma_px: Gaussian blur in confocal pixels (sigma_deg).
+    scale: widefield pixel size / confocal pixel size (integer).
+    haze_fraction: out-of-focus light added, relative to the in-focus signal's total.
+    haze_sigma_px: width (confocal pixels) of the out-of-focus haze kernel.
+    peak_photons: photons at the in-focus signal's 99.8th percentile (sets Poisson noise).
+    read_noise_photons: standard deviation of Gaussian camera noise, in photons.
+    """
+
+    sigma_px: float
+    scale: int
+    haze_fraction: float = 0.5
+    haze_sigma_px: float = 12.0
+    peak_photons: float = 100.0
+    read_noise_photons: float = 2.0
+
+
+def block_mean(image: np.ndarray, scale: int) -> np.ndarray:
+    """Average ``scale`` x ``scale`` blocks (a camera pixel integrating finer pixels).
+
+    Pixel i of the result covers pixels [i*scale, (i+1)*scale) of the input, so
+    physical positions are kept exactly; trailing rows/columns that do not fill a
+    block are dropped.
+    """
+    height, width = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
+    blocks = image[:height, :width].reshape(height // scale, scale, width // scale, scale)
+    return blocks.mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
+
+
+def degrade(patch: np.ndarray, params: Degradation, rng: np.random.Generator) -> np.ndarray:
+    """Degrade one normalised confocal patch (y, x) into a normalised widefield-like patch.
+
+    The output has shape (y // scale, x // scale).
+    """
+    signal = np.clip(patch.astype(np.float64), 0.0, None)
+    blurred = ndimage.gaussian_filter(signal, params.sigma_px, mode="reflect")
+    if params.haze_fraction > 0:
+        haze = ndimage.gaussian_filter(signal, params.haze_sigma_px, mode="reflect")
+        blurred = blurred + params.haze_fraction * haze
+    coarse = block_mean(blurred, params.scale) * params.peak_photons
+    noisy = rng.poisson(np.clip(coarse, 0.0, None)).astype(np.float64)
+    noisy += rng.normal(0.0, params.read_noise_photons, size=noisy.shape)
+    return normalize_percentile(noisy.astype(np.float32))
+
+
+def degrade_patches(
+    patches: np.ndarray, params: Degradation, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalise confocal patches (n, y, x) and degrade each one.
+
+    Returns (inputs at the widefield pixel size, targets at the confocal pixel size),
+    both float32 and normalised with :func:`normalize_percentile`.
+    """
+    rng = np.random.default_rng(seed)
+    targets = np.stack([normalize_percentile(p) for p in patches]) if len(patches) else patches
+    inputs = [degrade(target, params, rng) for target in targets]
+    coarse = patches.shape[-1] // params.scale
+    inputs_array = np.stack(inputs) if inputs else np.zeros((0, coarse, coarse), np.float32)
+    return inputs_array, targets.astype(np.float32)

@@ -1,0 +1,120 @@
+"""Figures for the report (matplotlib, written atomically as PNG)."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
+
+DISPLAY_PERCENTILES = (0.5, 99.8)
+
+
+def _save(figure: plt.Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def _display(image: np.ndarray) -> np.ndarray:
+    """Percentile-normalised and clipped to [0, 1]: the same contrast rule for every panel."""
+    return np.clip(normalize_percentile(image, *DISPLAY_PERCENTILES), 0.0, 1.0)
+
+
+def picks_figure(
+    image: np.ndarray,
+    picks: pd.DataFrame,
+    truth: pd.DataFrame,
+    radius_px: float,
+    title: str,
+    path: str | os.PathLike,
+) -> None:
+    """A field with its picks (circles of the matching radius) and true centres (+)."""
+    figure, axis = plt.subplots(figsize=(7, 7))
+    axis.imshow(_display(image), cmap="gray")
+    for y_px, x_px in picks[["y_px", "x_px"]].to_numpy():
+        axis.add_patch(plt.Circle((x_px, y_px), radius_px, fill=False, color="tab:orange", lw=1))
+    if len(truth):
+        axis.plot(truth["x_px"], truth["y_px"], "+", color="tab:cyan", ms=6)
+    axis.set_title(title)
+    axis.set_axis_off()
+    _save(figure, path)
+
+
+def gallery_figure(
+    panels: dict[str, np.ndarray],
+    picks: pd.DataFrame,
+    scale: int,
+    pixel_nm: float,
+    field: str,
+    path: str | os.PathLike,
+    insets: int = 3,
+    inset_px: int = 48,
+) -> None:
+    """Whole-field panels side by side, with zoomed insets around the best-scored picks.
+
+    All panels share the confocal pixel grid, a scale bar and the same contrast rule.
+    """
+    names = list(panels)
+    height, width = panels[names[0]].shape
+    picks = picks.sort_values("score", ascending=False) if "score" in picks else picks
+    centres = [
+        (int(y * scale + scale / 2), int(x * scale + scale / 2))
+        for y, x in picks[["y_px", "x_px"]].to_numpy()
+        if inset_px <= y * scale < height - inset_px and inset_px <= x * scale < width - inset_px
+    ][:insets]
+    rows = 1 + len(centres)
+    figure, axes = plt.subplots(
+        rows, len(names), figsize=(3 * len(names), 3 * rows), squeeze=False
+    )
+    half = inset_px // 2
+    bar_px = 1000 / pixel_nm
+    for column, name in enumerate(names):
+        shown = _display(panels[name])
+        axes[0, column].imshow(shown, cmap="magma")
+        axes[0, column].set_title(name, fontsize=9)
+        axes[0, column].add_patch(
+            Rectangle((width * 0.05, height * 0.93), bar_px, height * 0.012, color="white")
+        )
+        for row, (y, x) in enumerate(centres, start=1):
+            axes[0, column].add_patch(
+                Rectangle((x - half, y - half), inset_px, inset_px, fill=False, color="cyan")
+            )
+            crop = shown[y - half : y + half, x - half : x + half]
+            axes[row, column].imshow(crop, cmap="magma", vmin=0, vmax=1)
+            axes[row, column].add_patch(
+                Rectangle((2, inset_px - 4), 250 / pixel_nm, 1.2, color="white")
+            )
+    for axis in axes.ravel():
+        axis.set_axis_off()
+    figure.suptitle(f"{field}: scale bars 1 µm (field) and 250 nm (insets)", fontsize=10)
+    _save(figure, path)
+
+
+def summary_figure(
+    summary: pd.DataFrame, history: pd.DataFrame, path: str | os.PathLike
+) -> None:
+    """Mean PSNR and SSIM per method and data set, and the training curves."""
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for axis, metric in zip(axes[:2], ("psnr_db", "ssim"), strict=True):
+        table = summary.pivot(index="method", columns="dataset", values=f"{metric}_mean")
+        errors = summary.pivot(index="method", columns="dataset", values=f"{metric}_std")
+        table.plot.bar(ax=axis, yerr=errors, rot=20, capsize=3)
+        axis.set_ylabel({"psnr_db": "PSNR (dB)", "ssim": "SSIM"}[metric])
+        axis.set_xlabel("")
+        axis.legend(fontsize=8)
+    axes[2].plot(history["epoch"], history["train_loss"], label="training L1")
+    axes[2].plot(history["epoch"], history["val_loss"], label="validation L1")
+    axes[2].set_xlabel("epoch")
+    axes[2].set_ylabel("L1 loss")
+    axes[2].legend()
+    axes[2].set_title("training curves")
+    figure.tight_layout()
+    _save(figure, path)

@@ -1,0 +1,184 @@
+"""Reading and writing images and tables with pixel sizes, atomically.
+
+Conventions: images are float32 arrays indexed (y, x); pixel sizes are in nm.
+Every writer goes through a temporary file in the destination folder and an
+atomic rename, so an interrupted job never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tifffile
+
+
+class InputError(ValueError):
+    """A user-supplied file or setting the pipeline cannot use; the message says how to fix it."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_tiff(path: str | os.PathLike, image: np.ndarray, pixel_nm: float) -> None:
+    """Write a float32 ImageJ TIFF whose calibration (µm per pixel) opens in Fiji and napari."""
+    if pixel_nm <= 0:
+        raise ValueError(f"pixel size must be > 0 nm, got {pixel_nm}")
+    pixel_um = pixel_nm / 1000.0
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(
+            tmp,
+            np.ascontiguousarray(image, dtype=np.float32),
+            imagej=True,
+            resolution=(1.0 / pixel_um, 1.0 / pixel_um),
+            metadata={"unit": "um", "axes": "YX" if image.ndim == 2 else "ZYX"},
+        )
+
+
+def read_pixel_nm(tif: tifffile.TiffFile) -> float | None:
+    """Pixel size in nm from OME or ImageJ/TIFF resolution tags, or None when absent."""
+    if tif.is_ome and tif.ome_metadata:
+        import xml.etree.ElementTree as ET
+
+        root = ET.fromstring(tif.ome_metadata)
+        for element in root.iter():
+            if element.tag.endswith("Pixels") and "PhysicalSizeX" in element.attrib:
+                size = float(element.attrib["PhysicalSizeX"])
+                unit = element.attrib.get("PhysicalSizeXUnit", "µm")
+                scale = {"nm": 1.0, "µm": 1000.0, "um": 1000.0, "mm": 1e6}.get(unit)
+                if scale is not None:
+                    return size * scale
+    page = tif.pages.first
+    tag = page.tags.get("XResolution")
+    if tag is None:
+        return None
+    numerator, denominator = tag.value
+    if numerator == 0 or denominator == 0:
+        return None
+    pixels_per_unit = numerator / denominator
+    unit = "um"
+    if tif.is_imagej and tif.imagej_metadata:
+        unit = str(tif.imagej_metadata.get("unit", "um")).replace("\\u00B5", "u")
+    else:
+        resunit = page.tags.get("ResolutionUnit")
+        code = int(resunit.value) if resunit is not None else 1
+        unit = {2: "inch", 3: "cm"}.get(code, "none")
+    scale_nm = {
+        "um": 1000.0,
+        "micron": 1000.0,
+        "µm": 1000.0,
+        "nm": 1.0,
+        "cm": 1e7,
+        "inch": 2.54e7,
+    }.get(unit)
+    if scale_nm is None:
+        return None
+    return scale_nm / pixels_per_unit
+
+
+def read_field(
+    path: str | os.PathLike,
+    expected_pixel_nm: float | None = None,
+    *,
+    tolerance: float = 0.02,
+) -> tuple[np.ndarray, float]:
+    """Read a 2D field as float32 (y, x) and its pixel size in nm.
+
+    The pixel size comes from the file; if the file has none, ``expected_pixel_nm``
+    (from config) is used. A file whose pixel size differs from the expected one by
+    more than ``tolerance`` (relative) is refused.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes); re-export the image as TIFF")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            image = tif.asarray()
+            pixel_nm = read_pixel_nm(tif)
+    except Exception as error:  # tifffile raises many types for corrupt files
+        raise InputError(f"{path}: not a readable TIFF ({error}); re-export it as TIFF") from error
+    image = np.squeeze(image)
+    if image.ndim != 2:
+        raise InputError(
+            f"{path}: expected a 2D (y, x) image, got shape {image.shape}; "
+            "save a single plane (or a projection) per field"
+        )
+    if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
+        raise InputError(f"{path}: unsupported pixel type {image.dtype}")
+    image = image.astype(np.float32)
+    if not np.all(np.isfinite(image)):
+        raise InputError(f"{path}: contains NaN or Inf pixels; replace them before running")
+    if float(image.max()) == float(image.min()):
+        raise InputError(f"{path}: the image is constant ({image.flat[0]}); nothing to pick")
+    if pixel_nm is None:
+        if expected_pixel_nm is None:
+            raise InputError(
+                f"{path}: no pixel size in the file's metadata; set it in config.yaml (optics)"
+            )
+        pixel_nm = float(expected_pixel_nm)
+    elif expected_pixel_nm is not None and abs(pixel_nm / expected_pixel_nm - 1) > tolerance:
+        raise InputError(
+            f"{path}: pixel size {pixel_nm:.2f} nm in the file differs from "
+            f"{expected_pixel_nm:.2f} nm in config.yaml (optics); fix the config or the file"
+        )
+    return image, float(pixel_nm)
+
+
+def write_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Write a table as TSV (or CSV if the name ends in .csv), atomically."""
+    sep = "," if str(path).endswith(".csv") else "\t"
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep=sep, index=False)
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV or TSV table, detecting the separator."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: table not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the table is empty (0 bytes)")
+    return pd.read_csv(path, sep=None, engine="python")
+
+
+def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
+    """Write a JSON document, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a JSON document."""
+    return json.loads(Path(path).read_text())
+
+
+def normalize_percentile(
+    image: np.ndarray, low: float = 1.0, high: float = 99.8, eps: float = 1e-6
+) -> np.ndarray:
+    """Map the ``low`` and ``high`` percentiles of ``image`` to 0 and 1 (float32).
+
+    The one normalisation used by degradation, training, restoration and evaluation.
+    """
+    lo, hi = np.percentile(image, [low, high])
+    return ((image - lo) / max(float(hi - lo), eps)).astype(np.float32)

@@ -1,0 +1,549 @@
+"""One function per workflow stage: read files, call the science, write files.
+
+Each Snakemake script under workflow/scripts/ calls exactly one of these; they can
+equally be called from Python without Snakemake. Every output is written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from centriole_sr import io, picking
+from centriole_sr.config import read_labels
+from centriole_sr.degrade import Degradation, degrade_patches
+from centriole_sr.patches import extract_patches, load_patches, save_patches
+from centriole_sr.psf import Optics, optics_sigmas
+
+PathLike = str | os.PathLike
+log = logging.getLogger("centriole_sr")
+
+
+@contextlib.contextmanager
+def logging_to(path: PathLike | None) -> Iterator[logging.Logger]:
+    """Send the package's log records (and Python warnings) to ``path`` for one stage."""
+    handler: logging.Handler
+    handler = logging.FileHandler(path, mode="w") if path else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    try:
+        yield log
+    except Exception:
+        log.exception("stage failed")
+        raise
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def field_seed(seed: int, field: str) -> int:
+    """A per-field seed that does not depend on how many fields there are."""
+    return seed * 1_000_003 + zlib.crc32(field.encode())
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+def simulate_demo(
+    field: str,
+    demo: dict[str, Any],
+    optics: dict[str, Any],
+    outputs: dict[str, PathLike],
+    log_path: PathLike | None = None,
+) -> None:
+    """Simulate one demo field imaged by both microscopes; write images and centre tables."""
+    from centriole_sr.simulate import DemoParams, simulate_field, truth_table
+
+    with logging_to(log_path):
+        optics_ = Optics(**optics)
+        params = DemoParams(
+            field_size_px=demo["field_size_px"],
+            centrioles_per_field=demo["centrioles_per_field"],
+            clutter_per_field=demo["clutter_per_field"],
+        )
+        seed = field_seed(demo["seed"], field)
+        log.info("simulating %s (seed %d): %s", field, seed, params)
+        result = simulate_field(optics_, params, seed)
+        io.write_tiff(outputs["confocal"], result.confocal, optics_.confocal_pixel_nm)
+        io.write_tiff(outputs["confocal_clean"], result.confocal_clean, optics_.confocal_pixel_nm)
+        io.write_tiff(outputs["widefield"], result.widefield, optics_.widefield_pixel_nm)
+        io.write_table(outputs["centres"], result.centres)
+        for modality, pixel_nm in (
+            ("confocal", optics_.confocal_pixel_nm),
+            ("widefield", optics_.widefield_pixel_nm),
+        ):
+            io.write_table(outputs[f"truth_{modality}"], truth_table(result.centres, pixel_nm))
+        log.info("%d centrioles, %d clutter spots", *_kind_counts(result.centres))
+
+
+def _kind_counts(centres: pd.DataFrame) -> tuple[int, int]:
+    kinds = centres["kind"].value_counts()
+    return int(kinds.get("centriole", 0)), int(kinds.get("clutter", 0))
+
+
+def demo_labels(
+    centres_paths: Sequence[PathLike],
+    labels_per_field: int,
+    seed: int,
+    optics: dict[str, Any],
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Write a sparse labels table (a few clicked centres per labelled field and modality)."""
+    from centriole_sr.simulate import demo_labels as make_labels
+
+    with logging_to(log_path):
+        centres = {Path(path).stem: io.read_table(path) for path in centres_paths}
+        labels = make_labels(centres, list(centres), labels_per_field, Optics(**optics), seed)
+        io.write_table(output, labels)
+        log.info("%d labels on fields %s", len(labels), ", ".join(centres))
+
+
+# --- picking ----------------------------------------------------------------------------------
+
+
+def convert_to_mrc(
+    image_path: PathLike, pixel_nm: float, output: PathLike, log_path: PathLike | None = None
+) -> None:
+    """Check a field and write it as float32 MRC for Topaz."""
+    with logging_to(log_path):
+        image, found_pixel_nm = io.read_field(image_path, pixel_nm)
+        log.info("%s: %s pixels of %.2f nm", image_path, image.shape, found_pixel_nm)
+        picking.write_mrc(output, image)
+
+
+def preprocess_for_topaz(
+    mrc_path: PathLike, factor: int, output: PathLike, log_path: PathLike
+) -> None:
+    """Downsample and normalise one field with ``topaz preprocess``."""
+    work_dir = Path(output).parent / f".{Path(output).stem}.topaz"
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    try:
+        produced = picking.preprocess(mrc_path, work_dir, factor, log_path)
+        os.replace(produced, output)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def train_picker(
+    images: Sequence[PathLike],
+    fields: Sequence[str],
+    labels_path: PathLike,
+    modality: str,
+    factor: int,
+    picking_config: dict[str, Any],
+    pixel_nm: float,
+    threads: int,
+    output: PathLike,
+    log_path: PathLike,
+) -> None:
+    """Train a Topaz picker for one modality from the clicked centres of its labelled fields."""
+    labels = read_labels(labels_path, {modality: list(fields)})
+    labels = labels[labels["modality"] == modality]
+    targets = picking.labels_to_targets(labels, factor)
+    work_dir = Path(output).parent / "train"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    model = picking.train_picker(
+        dict(zip(fields, map(Path, images), strict=True)),
+        targets,
+        work_dir,
+        radius_px=picking.extraction_radius_px(
+            picking_config["centriole_diameter_nm"], pixel_nm, factor
+        ),
+        num_particles_per_image=picking_config["expected_per_field"],
+        num_epochs=picking_config["epochs"],
+        epoch_size=picking_config["epoch_size"],
+        seed=picking_config["seed"],
+        threads=threads,
+        log_path=log_path,
+    )
+    with io.atomic_path(output) as tmp:
+        tmp.write_bytes(Path(model).read_bytes())
+
+
+def pick_centrioles(
+    model_path: PathLike,
+    image_path: PathLike,
+    factor: int,
+    pixel_nm: float,
+    picking_config: dict[str, Any],
+    output: PathLike,
+    log_path: PathLike,
+) -> None:
+    """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels."""
+    picks = picking.extract_picks(
+        model_path,
+        image_path,
+        factor,
+        radius_px=picking.extraction_radius_px(
+            picking_config["centriole_diameter_nm"], pixel_nm, factor
+        ),
+        threshold=picking_config["threshold"],
+        log_path=log_path,
+    )
+    picks = picking.merge_duplicates(picks, picking_config["min_distance_nm"] / pixel_nm)
+    with open(log_path, "a") as handle:
+        if picks.empty:
+            handle.write(f"WARNING: no picks in {image_path}; its table is empty\n")
+        else:
+            handle.write(f"{len(picks)} picks kept after merging duplicates\n")
+    io.write_table(output, picks)
+
+
+# --- patches and degradation ------------------------------------------------------------------
+
+
+def extract_field_patches(
+    image_path: PathLike,
+    picks_path: PathLike,
+    size_px: int,
+    border: str,
+    pixel_nm: float,
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Crop patches around the picks of one field; save them with their centres."""
+    with logging_to(log_path):
+        image, _ = io.read_field(image_path, pixel_nm)
+        picks = io.read_table(picks_path) if Path(picks_path).stat().st_size else pd.DataFrame()
+        centres = picks[["y_px", "x_px"]].to_numpy() if len(picks) else np.zeros((0, 2))
+        patches, kept = extract_patches(image, centres, size_px, border)  # type: ignore[arg-type]
+        if len(patches) == 0:
+            log.warning("%s: no patches (no picks inside the field)", image_path)
+        log.info("%d of %d picks gave %d-pixel patches", len(patches), len(centres), size_px)
+        save_patches(output, patches=patches, centres_yx_px=kept, pixel_nm=np.float64(pixel_nm))
+
+
+def psf_sigma(optics: dict[str, Any], output: PathLike, log_path: PathLike | None = None) -> None:
+    """Write every sigma (nm and pixels) derived from the optics of both microscopes."""
+    with logging_to(log_path):
+        optics_ = Optics(**optics)
+        sigmas = {
+            **optics_sigmas(optics_),
+            "confocal_pixel_nm": optics_.confocal_pixel_nm,
+            "widefield_pixel_nm": optics_.widefield_pixel_nm,
+        }
+        log.info("%s", sigmas)
+        io.write_json(output, sigmas)
+
+
+def degrade_field_patches(
+    patches_path: PathLike,
+    sigma_path: PathLike,
+    degradation: dict[str, Any],
+    field: str,
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Make (degraded input, confocal target) training pairs from one field's confocal patches."""
+    with logging_to(log_path):
+        sigmas = io.read_json(sigma_path)
+        params = degradation_from(sigmas, degradation)
+        patches = load_patches(patches_path)["patches"]
+        inputs, targets = degrade_patches(
+            patches, params, field_seed(degradation["seed"], field)
+        )
+        log.info("%d pairs with %s", len(inputs), params)
+        save_patches(output, inputs=inputs, targets=targets)
+
+
+def degradation_from(sigmas: dict[str, Any], degradation: dict[str, Any]) -> Degradation:
+    """The degradation parameters from sigma.json and the config's degradation section."""
+    confocal_pixel_nm = sigmas["confocal_pixel_nm"]
+    return Degradation(
+        sigma_px=sigmas["sigma_degradation_confocal_px"],
+        scale=int(sigmas["scale"]),
+        haze_fraction=degradation["haze_fraction"],
+        haze_sigma_px=degradation["haze_sigma_nm"] / confocal_pixel_nm,
+        peak_photons=degradation["peak_photons"],
+        read_noise_photons=degradation["read_noise_photons"],
+    )
+
+
+# --- training and restoration -----------------------------------------------------------------
+
+
+def load_pairs(paths: Sequence[PathLike]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate the degraded pairs of several fields: (inputs, targets, field of each pair)."""
+    inputs, targets, fields = [], [], []
+    for path in paths:
+        pairs = load_patches(path)
+        inputs.append(pairs["inputs"])
+        targets.append(pairs["targets"])
+        fields += [Path(path).stem] * len(pairs["inputs"])
+    return np.concatenate(inputs), np.concatenate(targets), np.asarray(fields)
+
+
+def train_network(
+    pair_paths: Sequence[PathLike],
+    sigma_path: PathLike,
+    training: dict[str, Any],
+    threads: int,
+    weights_output: PathLike,
+    checkpoint_path: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Train the restoration network on every field's degraded pairs.
+
+    Writes weights.pt, card.json and history.tsv beside ``weights_output``.
+    """
+    from centriole_sr.train import TrainParams, train_model
+
+    with logging_to(log_path):
+        inputs, targets, fields = load_pairs(pair_paths)
+        sigmas = io.read_json(sigma_path)
+        log.info("%d pairs from %d fields", len(inputs), len(set(fields)))
+        params = TrainParams(**training, threads=threads)
+        train_model(
+            inputs,
+            targets,
+            fields,
+            int(sigmas["scale"]),
+            params,
+            Path(weights_output).parent,
+            checkpoint_path,
+            log=log.info,
+            card_extra={"sigma": sigmas},
+        )
+
+
+def restore_field(
+    image_path: PathLike,
+    weights_path: PathLike,
+    card_path: PathLike,
+    pixel_nm: float,
+    restoration: dict[str, Any],
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Restore one whole widefield field; write float32 TIFF at the confocal pixel size."""
+    from centriole_sr.restore import check_pixel_size, load_model, restore_image
+
+    with logging_to(log_path):
+        image, found_pixel_nm = io.read_field(image_path, pixel_nm)
+        model, card = load_model(weights_path, card_path)
+        check_pixel_size(card, found_pixel_nm)
+        scale = int(card["scale"])
+        restored = restore_image(
+            model,
+            io.normalize_percentile(image),
+            scale,
+            tile_px=restoration["tile_px"],
+            batch_size=restoration["batch_size"],
+        )
+        io.write_tiff(output, restored, found_pixel_nm / scale)
+        log.info("%s: %s -> %s", image_path, image.shape, restored.shape)
+
+
+def restore_field_patches(
+    patches_path: PathLike,
+    weights_path: PathLike,
+    card_path: PathLike,
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Restore the widefield patches around the picks of one field; write a TIFF stack."""
+    from centriole_sr.restore import load_model, restore_image
+
+    with logging_to(log_path):
+        data = load_patches(patches_path)
+        model, card = load_model(weights_path, card_path)
+        scale = int(card["scale"])
+        size = data["patches"].shape[-1] * scale
+        restored = [restore_image(model, io.normalize_percentile(p), scale) for p in data["patches"]]
+        stack = np.stack(restored) if restored else np.zeros((0, size, size), np.float32)
+        io.write_tiff(output, stack, float(data["pixel_nm"]) / scale)
+        log.info("%d patches restored", len(stack))
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def evaluate_picking(
+    pick_paths: Sequence[PathLike],
+    truth_paths: Sequence[PathLike],
+    fields: Sequence[str],
+    image_path: PathLike,
+    match_radius_px: float,
+    pixel_nm: float,
+    table_output: PathLike,
+    figure_output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Precision, recall and F1 of the picks of every field against ground truth."""
+    from centriole_sr.figures import picks_figure
+
+    with logging_to(log_path):
+        rows = []
+        for field, pick_path, truth_path in zip(fields, pick_paths, truth_paths, strict=True):
+            picks, truth = io.read_table(pick_path), io.read_table(truth_path)
+            scores = picking.match_picks(
+                picks[["y_px", "x_px"]].to_numpy(), truth[["y_px", "x_px"]].to_numpy(),
+                match_radius_px,
+            )
+            rows.append({"field": field, **scores})
+        table = pd.DataFrame(rows)
+        total = table[["tp", "fp", "fn"]].sum()
+        precision = total.tp / max(total.tp + total.fp, 1)
+        recall = total.tp / max(total.tp + total.fn, 1)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+        table.loc[len(table)] = {
+            "field": "all", **total.to_dict(), "precision": precision, "recall": recall, "f1": f1
+        }
+        log.info("\n%s", table.to_string(index=False))
+        io.write_table(table_output, table)
+        image, _ = io.read_field(image_path, pixel_nm)
+        picks_figure(
+            image,
+            io.read_table(pick_paths[0]),
+            io.read_table(truth_paths[0]),
+            match_radius_px,
+            f"{fields[0]}: picks (circles) vs truth (+), F1 {table.iloc[0]['f1']:.2f}",
+            figure_output,
+        )
+
+
+def evaluate_heldout(
+    pair_paths: Sequence[PathLike],
+    weights_path: PathLike,
+    card_path: PathLike,
+    sigma_path: PathLike,
+    rl_candidates: Sequence[int],
+    table_output: PathLike,
+    rl_output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Network, bicubic, Richardson-Lucy and Wiener on the validation fields' degraded pairs."""
+    from centriole_sr import baselines
+    from centriole_sr.metrics import restoration_metrics
+    from centriole_sr.restore import load_model, restore_image
+
+    with logging_to(log_path):
+        model, card = load_model(weights_path, card_path)
+        scale = int(card["scale"])
+        sigma_px = io.read_json(sigma_path)["sigma_degradation_confocal_px"]
+        inputs, targets, fields = load_pairs(pair_paths)
+        held_out = np.isin(fields, card["validation_fields"])
+        inputs, targets, fields = inputs[held_out], targets[held_out], fields[held_out]
+        log.info("%d held-out pairs from %s", len(inputs), sorted(set(fields)))
+        upsampled = np.stack([baselines.bicubic_upsample(x, scale) for x in inputs])
+        iterations = baselines.best_rl_iterations(upsampled, targets, sigma_px, rl_candidates)
+        log.info("Richardson-Lucy: best of %s is %d iterations", list(rl_candidates), iterations)
+        methods = {
+            "network": lambda i: restore_image(model, inputs[i], scale),
+            "bicubic": lambda i: upsampled[i],
+            "richardson_lucy": lambda i: baselines.richardson_lucy_gaussian(
+                upsampled[i], sigma_px, iterations
+            ),
+            "wiener": lambda i: baselines.wiener_gaussian(upsampled[i], sigma_px),
+        }
+        rows = [
+            {"field": fields[i], "pair": i, "method": name,
+             **restoration_metrics(method(i), targets[i])}
+            for i in range(len(inputs))
+            for name, method in methods.items()
+        ]
+        table = pd.DataFrame(rows)
+        log.info("\n%s", table.groupby("method")[["psnr_db", "ssim", "nrmse"]].mean())
+        io.write_table(table_output, table)
+        io.write_json(rl_output, {"iterations": int(iterations), "candidates": list(rl_candidates)})
+
+
+def evaluate_field(
+    widefield_path: PathLike,
+    restored_path: PathLike,
+    picks_path: PathLike,
+    sigma_path: PathLike,
+    rl_path: PathLike,
+    widefield_pixel_nm: float,
+    confocal_pixel_nm: float,
+    field: str,
+    table_output: PathLike,
+    gallery_output: PathLike,
+    reference_path: PathLike | None = None,
+    confocal_path: PathLike | None = None,
+    log_path: PathLike | None = None,
+) -> None:
+    """Restored field, bicubic and Richardson-Lucy against the reference when there is one."""
+    from centriole_sr import baselines
+    from centriole_sr.figures import gallery_figure
+    from centriole_sr.metrics import restoration_metrics
+
+    with logging_to(log_path):
+        widefield, _ = io.read_field(widefield_path, widefield_pixel_nm)
+        restored, _ = io.read_field(restored_path, confocal_pixel_nm)
+        sigmas = io.read_json(sigma_path)
+        scale = int(sigmas["scale"])
+        iterations = int(io.read_json(rl_path)["iterations"])
+        bicubic = baselines.bicubic_upsample(io.normalize_percentile(widefield), scale)
+        panels = {
+            "widefield (bicubic)": bicubic,
+            f"Richardson-Lucy ({iterations} it.)": baselines.richardson_lucy_gaussian(
+                bicubic, sigmas["sigma_degradation_confocal_px"], iterations
+            ),
+            "network": restored,
+        }
+        if confocal_path is not None:
+            panels["confocal acquisition"] = io.read_field(confocal_path, confocal_pixel_nm)[0]
+        reference = None
+        if reference_path is not None:
+            reference = io.read_field(reference_path, confocal_pixel_nm)[0]
+            panels["reference (noise-free confocal)"] = reference
+        rows = []
+        for name, image in panels.items():
+            row: dict[str, Any] = {"field": field, "method": name}
+            if reference is not None and not name.startswith("reference"):
+                row.update(restoration_metrics(image, reference))
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        if reference is None:
+            log.warning("%s: no reference image; metrics left empty", field)
+        log.info("\n%s", table.to_string(index=False))
+        io.write_table(table_output, table)
+        picks = io.read_table(picks_path)
+        gallery_figure(panels, picks, scale, confocal_pixel_nm, field, gallery_output)
+
+
+def summarize(
+    field_paths: Sequence[PathLike],
+    heldout_path: PathLike,
+    history_path: PathLike,
+    table_output: PathLike,
+    figure_output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """One summary table (mean metrics per method and data set) and its figure."""
+    from centriole_sr.figures import summary_figure
+
+    with logging_to(log_path):
+        fields = pd.concat([io.read_table(path) for path in field_paths], ignore_index=True)
+        heldout = io.read_table(heldout_path)
+        parts = [heldout.assign(dataset="held-out degraded pairs")]
+        if "psnr_db" in fields.columns:
+            parts.append(fields.dropna(subset=["psnr_db"]).assign(dataset="widefield fields"))
+        combined = pd.concat(parts, ignore_index=True)
+        summary = (
+            combined.groupby(["dataset", "method"], sort=False)[["psnr_db", "ssim", "nrmse"]]
+            .agg(["mean", "std", "count"])
+            .reset_index()
+        )
+        summary.columns = [
+            "_".join(c for c in column if c) if isinstance(column, tuple) else column
+            for column in summary.columns
+        ]
+        log.info("\n%s", summary.to_string(index=False))
+        io.write_table(table_output, summary)
+        summary_figure(summary, io.read_table(history_path), figure_output)

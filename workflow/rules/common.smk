@@ -1,0 +1,86 @@
+import os
+
+from snakemake.utils import min_version, validate
+
+from centriole_sr.config import check_config, labelled_fields_by_modality
+from centriole_sr.picking import downsample_factor
+
+min_version("9.0")
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+check_config(config)
+
+MODALITIES = ["confocal", "widefield"]
+DEMO = config["demo"]["enabled"]
+
+
+wildcard_constraints:
+    modality="confocal|widefield",
+    field="[^/]+",
+
+
+def _demo_fields(modality):
+    count = config["demo"][f"{modality}_fields"]
+    return [f"field{index:02d}" for index in range(count)]
+
+
+def _input_fields(modality):
+    pattern = os.path.join(config["inputs"][modality], "{field,[^/]+}.tif")
+    return sorted(glob_wildcards(pattern).field)
+
+
+if DEMO:
+    FIELDS = {modality: _demo_fields(modality) for modality in MODALITIES}
+    IMAGE_FOLDER = {modality: f"results/demo/{modality}" for modality in MODALITIES}
+    LABELS = "results/demo/labels.tsv"
+    TRUTH = "results/demo/truth/{modality}/{field}.tsv"
+    REFERENCE = "results/demo/confocal_clean/{field}.tif"
+    LABELLED = {
+        modality: FIELDS[modality][: config["demo"]["labelled_fields"]]
+        for modality in MODALITIES
+    }
+else:
+    FIELDS = {modality: _input_fields(modality) for modality in MODALITIES}
+    IMAGE_FOLDER = {modality: config["inputs"][modality] for modality in MODALITIES}
+    LABELS = config["inputs"]["labels"]
+    TRUTH = (
+        os.path.join(config["inputs"]["truth"], "{modality}", "{field}.tsv")
+        if config["inputs"].get("truth")
+        else None
+    )
+    REFERENCE = (
+        os.path.join(config["inputs"]["reference"], "{field}.tif")
+        if config["inputs"].get("reference")
+        else None
+    )
+    LABELLED = labelled_fields_by_modality(LABELS, FIELDS)
+
+PIXEL_NM = {
+    "confocal": config["optics"]["confocal_pixel_nm"],
+    "widefield": config["optics"]["widefield_pixel_nm"],
+}
+
+
+def field_image(wildcards):
+    """The TIFF of one field of one modality."""
+    return os.path.join(IMAGE_FOLDER[wildcards.modality], f"{wildcards.field}.tif")
+
+
+def widefield_image(wildcards):
+    """The TIFF of one widefield field."""
+    return os.path.join(IMAGE_FOLDER["widefield"], f"{wildcards.field}.tif")
+
+
+def has_truth():
+    return TRUTH is not None
+
+
+def all_outputs():
+    """Every final product: restored fields, evaluation tables and figures."""
+    outputs = expand("results/restored/{field}.tif", field=FIELDS["widefield"])
+    outputs += expand("results/restored_patches/{field}.tif", field=FIELDS["widefield"])
+    outputs += ["results/evaluation/heldout.csv", "results/evaluation/summary.csv"]
+    if has_truth():
+        outputs += expand("results/evaluation/picking_{modality}.csv", modality=MODALITIES)
+    return outputs

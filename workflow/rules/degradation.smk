@@ -1,0 +1,40 @@
+# sigma from the optics of both microscopes, then confocal patches -> widefield-like patches.
+
+
+rule psf_sigma:
+    output:
+        sigma=report(
+            "results/psf/sigma.json",
+            caption="../report/sigma.rst",
+            category="2. Degradation",
+        ),
+    params:
+        optics=config["optics"],
+    log:
+        "logs/psf/sigma.log",
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/psf_sigma.py"
+
+
+rule degrade_patches:
+    input:
+        patches="results/patches/confocal/{field}.npz",
+        sigma="results/psf/sigma.json",
+    output:
+        pairs="results/degraded/{field}.npz",
+    params:
+        degradation=config["degradation"],
+    log:
+        "logs/degraded/{field}.log",
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/degrade_patches.py"

@@ -1,0 +1,51 @@
+# The embedded demo: one 3D sample per field imaged by a confocal and a widefield microscope.
+
+
+rule simulate_demo:
+    output:
+        confocal="results/demo/confocal/{field}.tif",
+        confocal_clean="results/demo/confocal_clean/{field}.tif",
+        widefield="results/demo/widefield/{field}.tif",
+        truth_confocal="results/demo/truth/confocal/{field}.tsv",
+        truth_widefield="results/demo/truth/widefield/{field}.tsv",
+        centres="results/demo/centres/{field}.tsv",
+    params:
+        demo={
+            key: config["demo"][key]
+            for key in ("seed", "field_size_px", "centrioles_per_field", "clutter_per_field")
+        },
+        optics=config["optics"],
+    log:
+        "logs/demo/simulate/{field}.log",
+    benchmark:
+        "benchmarks/demo/simulate/{field}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/simulate_demo.py"
+
+
+rule demo_labels:
+    input:
+        centres=expand(
+            "results/demo/centres/{field}.tsv",
+            field=FIELDS["confocal"][: config["demo"]["labelled_fields"]],
+        ),
+    output:
+        labels="results/demo/labels.tsv",
+    params:
+        labels_per_field=config["demo"]["labels_per_field"],
+        seed=config["demo"]["seed"],
+        optics=config["optics"],
+    log:
+        "logs/demo/labels.log",
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/demo_labels.py"

@@ -1,0 +1,143 @@
+# Metrics against ground truth and baselines, figures and tables for the report.
+
+
+rule evaluate_picking:
+    input:
+        picks=lambda wildcards: expand(
+            "results/picks/{modality}/{field}.tsv",
+            modality=wildcards.modality,
+            field=FIELDS[wildcards.modality],
+        ),
+        truth=lambda wildcards: expand(
+            TRUTH, modality=wildcards.modality, field=FIELDS[wildcards.modality]
+        ),
+        images=lambda wildcards: expand(
+            os.path.join(IMAGE_FOLDER[wildcards.modality], "{field}.tif"),
+            field=FIELDS[wildcards.modality][:1],
+        ),
+    output:
+        table=report(
+            "results/evaluation/picking_{modality}.csv",
+            caption="../report/picking.rst",
+            category="1. Picking",
+            labels={"table": "picking {modality}"},
+        ),
+        figure=report(
+            "results/evaluation/picking_{modality}.png",
+            caption="../report/picking_figure.rst",
+            category="1. Picking",
+            labels={"figure": "picks {modality}"},
+        ),
+    params:
+        fields=lambda wildcards: FIELDS[wildcards.modality],
+        match_radius_px=lambda wildcards: config["evaluation"]["match_radius_nm"]
+        / PIXEL_NM[wildcards.modality],
+        pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
+    log:
+        "logs/evaluation/picking_{modality}.log",
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/evaluate_picking.py"
+
+
+rule evaluate_heldout:
+    input:
+        pairs=expand("results/degraded/{field}.npz", field=FIELDS["confocal"]),
+        weights="results/model/weights.pt",
+        card="results/model/card.json",
+        sigma="results/psf/sigma.json",
+    output:
+        table=report(
+            "results/evaluation/heldout.csv",
+            caption="../report/heldout.rst",
+            category="3. Restoration",
+            labels={"table": "held-out degraded pairs"},
+        ),
+        rl_iterations="results/evaluation/rl_iterations.json",
+    params:
+        rl_iterations=config["evaluation"]["rl_iterations"],
+    threads: 2
+    log:
+        "logs/evaluation/heldout.log",
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/evaluate_heldout.py"
+
+
+def field_references(wildcards):
+    references = {}
+    if REFERENCE is not None:
+        references["reference"] = REFERENCE.format(field=wildcards.field)
+    if DEMO:
+        references["confocal"] = f"results/demo/confocal/{wildcards.field}.tif"
+    return references
+
+
+rule evaluate_field:
+    input:
+        unpack(field_references),
+        widefield=widefield_image,
+        restored="results/restored/{field}.tif",
+        picks="results/picks/widefield/{field}.tsv",
+        sigma="results/psf/sigma.json",
+        rl_iterations="results/evaluation/rl_iterations.json",
+    output:
+        table="results/evaluation/fields/{field}.csv",
+        gallery=report(
+            "results/evaluation/gallery/{field}.png",
+            caption="../report/gallery.rst",
+            category="4. Gallery",
+            labels={"field": "{field}"},
+        ),
+    params:
+        widefield_pixel_nm=PIXEL_NM["widefield"],
+        confocal_pixel_nm=PIXEL_NM["confocal"],
+    threads: 2
+    log:
+        "logs/evaluation/fields/{field}.log",
+    benchmark:
+        "benchmarks/evaluation/fields/{field}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/evaluate_field.py"
+
+
+rule summarize:
+    input:
+        fields=expand("results/evaluation/fields/{field}.csv", field=FIELDS["widefield"]),
+        heldout="results/evaluation/heldout.csv",
+        history="results/model/history.tsv",
+    output:
+        summary=report(
+            "results/evaluation/summary.csv",
+            caption="../report/summary.rst",
+            category="3. Restoration",
+            labels={"table": "summary"},
+        ),
+        figure=report(
+            "results/evaluation/summary.png",
+            caption="../report/summary_figure.rst",
+            category="3. Restoration",
+            labels={"figure": "metrics and training curves"},
+        ),
+    log:
+        "logs/evaluation/summary.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/summarize.py"

@@ -1,0 +1,96 @@
+# Topaz picking: MRC conversion, preprocessing, picker training from labels, extraction.
+
+
+rule convert_to_mrc:
+    input:
+        image=field_image,
+    output:
+        mrc=temp("results/picking/{modality}/mrc/{field}.mrc"),
+    params:
+        pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
+    log:
+        "logs/picking/convert/{modality}/{field}.log",
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/convert_to_mrc.py"
+
+
+rule preprocess_for_topaz:
+    input:
+        mrc="results/picking/{modality}/mrc/{field}.mrc",
+    output:
+        mrc="results/picking/{modality}/preprocessed/{field}.mrc",
+    params:
+        factor=lambda wildcards: downsample_factor(
+            PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
+        ),
+    log:
+        "logs/picking/preprocess/{modality}/{field}.log",
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/topaz.yaml"
+    script:
+        "../scripts/preprocess_for_topaz.py"
+
+
+rule train_picker:
+    input:
+        images=lambda wildcards: expand(
+            "results/picking/{modality}/preprocessed/{field}.mrc",
+            modality=wildcards.modality,
+            field=LABELLED[wildcards.modality],
+        ),
+        labels=LABELS,
+    output:
+        model="results/picking/{modality}/picker.sav",
+    params:
+        fields=lambda wildcards: LABELLED[wildcards.modality],
+        factor=lambda wildcards: downsample_factor(
+            PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
+        ),
+        picking=config["picking"],
+        pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
+    threads: 2
+    log:
+        "logs/picking/train/{modality}.log",
+    benchmark:
+        "benchmarks/picking/train/{modality}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/topaz.yaml"
+    script:
+        "../scripts/train_picker.py"
+
+
+rule pick_centrioles:
+    input:
+        model="results/picking/{modality}/picker.sav",
+        image="results/picking/{modality}/preprocessed/{field}.mrc",
+    output:
+        picks="results/picks/{modality}/{field}.tsv",
+    params:
+        factor=lambda wildcards: downsample_factor(
+            PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
+        ),
+        pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
+        picking=config["picking"],
+    threads: 1
+    log:
+        "logs/picking/extract/{modality}/{field}.log",
+    benchmark:
+        "benchmarks/picking/extract/{modality}/{field}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../../envs/topaz.yaml"
+    script:
+        "../scripts/pick_centrioles.py"

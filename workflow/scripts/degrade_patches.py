@@ -1,0 +1,16 @@
+"""Degrade the confocal patches of one field into training pairs."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (works in any conda env)
+
+from centriole_sr import pipeline  # noqa: E402
+
+pipeline.degrade_field_patches(
+    snakemake.input.patches,
+    snakemake.input.sigma,
+    snakemake.params.degradation,
+    snakemake.wildcards.field,
+    snakemake.output.pairs,
+    snakemake.log[0],
+)

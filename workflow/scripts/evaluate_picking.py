@@ -1,0 +1,19 @@
+"""Score the picks of one modality against ground truth."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (works in any conda env)
+
+from centriole_sr import pipeline  # noqa: E402
+
+pipeline.evaluate_picking(
+    snakemake.input.picks,
+    snakemake.input.truth,
+    snakemake.params.fields,
+    snakemake.input.images[0],
+    snakemake.params.match_radius_px,
+    snakemake.params.pixel_nm,
+    snakemake.output.table,
+    snakemake.output.figure,
+    snakemake.log[0],
+)

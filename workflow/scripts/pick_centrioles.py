@@ -1,0 +1,17 @@
+"""Pick the centrioles of one field with the trained Topaz picker."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (works in any conda env)
+
+from centriole_sr import pipeline  # noqa: E402
+
+pipeline.pick_centrioles(
+    snakemake.input.model,
+    snakemake.input.image,
+    snakemake.params.factor,
+    snakemake.params.pixel_nm,
+    snakemake.params.picking,
+    snakemake.output.picks,
+    snakemake.log[0],
+)

@@ -1,0 +1,16 @@
+"""Summarise every evaluation in one table and figure."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (works in any conda env)
+
+from centriole_sr import pipeline  # noqa: E402
+
+pipeline.summarize(
+    snakemake.input.fields,
+    snakemake.input.heldout,
+    snakemake.input.history,
+    snakemake.output.summary,
+    snakemake.output.figure,
+    snakemake.log[0],
+)
