@@ -71,9 +71,7 @@ def gallery_figure(
         if inset_px <= y * scale < height - inset_px and inset_px <= x * scale < width - inset_px
     ][:insets]
     rows = 1 + len(centres)
-    figure, axes = plt.subplots(
-        rows, len(names), figsize=(3 * len(names), 3 * rows), squeeze=False
-    )
+    figure, axes = plt.subplots(rows, len(names), figsize=(3 * len(names), 3 * rows), squeeze=False)
     half = inset_px // 2
     bar_px = 1000 / pixel_nm
     for column, name in enumerate(names):
@@ -98,9 +96,7 @@ def gallery_figure(
     _save(figure, path)
 
 
-def summary_figure(
-    summary: pd.DataFrame, history: pd.DataFrame, path: str | os.PathLike
-) -> None:
+def summary_figure(summary: pd.DataFrame, history: pd.DataFrame, path: str | os.PathLike) -> None:
     """Mean PSNR and SSIM per method and data set, and the training curves."""
     figure, axes = plt.subplots(1, 3, figsize=(15, 4))
     for axis, metric in zip(axes[:2], ("psnr_db", "ssim"), strict=True):

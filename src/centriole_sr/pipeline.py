@@ -141,6 +141,7 @@ def preprocess_for_topaz(
 def train_picker(
     images: Sequence[PathLike],
     fields: Sequence[str],
+    all_fields: dict[str, list[str]],
     labels_path: PathLike,
     modality: str,
     factor: int,
@@ -150,9 +151,12 @@ def train_picker(
     output: PathLike,
     log_path: PathLike,
 ) -> None:
-    """Train a Topaz picker for one modality from the clicked centres of its labelled fields."""
-    labels = read_labels(labels_path, {modality: list(fields)})
-    labels = labels[labels["modality"] == modality]
+    """Train a Topaz picker for one modality from the clicked centres of its labelled ``fields``.
+
+    ``all_fields`` (every field of every modality) is what the labels table is checked against.
+    """
+    labels = read_labels(labels_path, all_fields)
+    labels = labels[(labels["modality"] == modality) & labels["field"].isin(fields)]
     targets = picking.labels_to_targets(labels, factor)
     work_dir = Path(output).parent / "train"
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -253,9 +257,7 @@ def degrade_field_patches(
         sigmas = io.read_json(sigma_path)
         params = degradation_from(sigmas, degradation)
         patches = load_patches(patches_path)["patches"]
-        inputs, targets = degrade_patches(
-            patches, params, field_seed(degradation["seed"], field)
-        )
+        inputs, targets = degrade_patches(patches, params, field_seed(degradation["seed"], field))
         log.info("%d pairs with %s", len(inputs), params)
         save_patches(output, inputs=inputs, targets=targets)
 
@@ -316,7 +318,11 @@ def train_network(
             Path(weights_output).parent,
             checkpoint_path,
             log=log.info,
-            card_extra={"sigma": sigmas},
+            card_extra={
+                "confocal_pixel_nm": sigmas["confocal_pixel_nm"],
+                "widefield_pixel_nm": sigmas["widefield_pixel_nm"],
+                "sigma": sigmas,
+            },
         )
 
 
@@ -363,7 +369,9 @@ def restore_field_patches(
         model, card = load_model(weights_path, card_path)
         scale = int(card["scale"])
         size = data["patches"].shape[-1] * scale
-        restored = [restore_image(model, io.normalize_percentile(p), scale) for p in data["patches"]]
+        restored = [
+            restore_image(model, io.normalize_percentile(patch), scale) for patch in data["patches"]
+        ]
         stack = np.stack(restored) if restored else np.zeros((0, size, size), np.float32)
         io.write_tiff(output, stack, float(data["pixel_nm"]) / scale)
         log.info("%d patches restored", len(stack))
@@ -391,7 +399,8 @@ def evaluate_picking(
         for field, pick_path, truth_path in zip(fields, pick_paths, truth_paths, strict=True):
             picks, truth = io.read_table(pick_path), io.read_table(truth_path)
             scores = picking.match_picks(
-                picks[["y_px", "x_px"]].to_numpy(), truth[["y_px", "x_px"]].to_numpy(),
+                picks[["y_px", "x_px"]].to_numpy(),
+                truth[["y_px", "x_px"]].to_numpy(),
                 match_radius_px,
             )
             rows.append({"field": field, **scores})
@@ -401,7 +410,11 @@ def evaluate_picking(
         recall = total.tp / max(total.tp + total.fn, 1)
         f1 = 2 * precision * recall / max(precision + recall, 1e-12)
         table.loc[len(table)] = {
-            "field": "all", **total.to_dict(), "precision": precision, "recall": recall, "f1": f1
+            "field": "all",
+            **total.to_dict(),
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
         }
         log.info("\n%s", table.to_string(index=False))
         io.write_table(table_output, table)
@@ -436,7 +449,7 @@ def evaluate_heldout(
         scale = int(card["scale"])
         sigma_px = io.read_json(sigma_path)["sigma_degradation_confocal_px"]
         inputs, targets, fields = load_pairs(pair_paths)
-        held_out = np.isin(fields, card["validation_fields"])
+        held_out = np.isin(fields, card["training"]["val_fields"])
         inputs, targets, fields = inputs[held_out], targets[held_out], fields[held_out]
         log.info("%d held-out pairs from %s", len(inputs), sorted(set(fields)))
         upsampled = np.stack([baselines.bicubic_upsample(x, scale) for x in inputs])
@@ -448,11 +461,15 @@ def evaluate_heldout(
             "richardson_lucy": lambda i: baselines.richardson_lucy_gaussian(
                 upsampled[i], sigma_px, iterations
             ),
-            "wiener": lambda i: baselines.wiener_gaussian(upsampled[i], sigma_px),
+            "wiener": lambda i: baselines.wiener_gaussian(upsampled[i], sigma_px, 0.1),
         }
         rows = [
-            {"field": fields[i], "pair": i, "method": name,
-             **restoration_metrics(method(i), targets[i])}
+            {
+                "field": fields[i],
+                "pair": i,
+                "method": name,
+                **restoration_metrics(method(i), targets[i]),
+            }
             for i in range(len(inputs))
             for name, method in methods.items()
         ]

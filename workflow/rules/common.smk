@@ -76,11 +76,32 @@ def has_truth():
     return TRUTH is not None
 
 
+def patch_size_px(modality):
+    """Patch side in pixels of the modality (confocal: patches.size_px)."""
+    scale = round(
+        config["optics"]["widefield_pixel_nm"] / config["optics"]["confocal_pixel_nm"]
+    )
+    size = config["patches"]["size_px"]
+    return size if modality == "confocal" else size // scale
+
+
+def field_references(wildcards):
+    """The confocal images of the same sample as a widefield field, where they exist."""
+    references = {}
+    if REFERENCE is not None:
+        references["reference"] = REFERENCE.format(field=wildcards.field)
+    if DEMO:
+        references["confocal"] = f"results/demo/confocal/{wildcards.field}.tif"
+    return references
+
+
 def all_outputs():
     """Every final product: restored fields, evaluation tables and figures."""
     outputs = expand("results/restored/{field}.tif", field=FIELDS["widefield"])
     outputs += expand("results/restored_patches/{field}.tif", field=FIELDS["widefield"])
     outputs += ["results/evaluation/heldout.csv", "results/evaluation/summary.csv"]
     if has_truth():
-        outputs += expand("results/evaluation/picking_{modality}.csv", modality=MODALITIES)
+        outputs += expand(
+            "results/evaluation/picking_{modality}.csv", modality=MODALITIES
+        )
     return outputs

@@ -8,15 +8,15 @@ rule psf_sigma:
             caption="../report/sigma.rst",
             category="2. Degradation",
         ),
-    params:
-        optics=config["optics"],
     log:
         "logs/psf/sigma.log",
+    conda:
+        "../../envs/base.yaml"
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../../envs/base.yaml"
+    params:
+        optics=config["optics"],
     script:
         "../scripts/psf_sigma.py"
 
@@ -27,14 +27,14 @@ rule degrade_patches:
         sigma="results/psf/sigma.json",
     output:
         pairs="results/degraded/{field}.npz",
-    params:
-        degradation=config["degradation"],
     log:
         "logs/degraded/{field}.log",
+    conda:
+        "../../envs/base.yaml"
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        "../../envs/base.yaml"
+    params:
+        degradation=config["degradation"],
     script:
         "../scripts/degrade_patches.py"

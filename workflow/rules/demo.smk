@@ -9,21 +9,26 @@ rule simulate_demo:
         truth_confocal="results/demo/truth/confocal/{field}.tsv",
         truth_widefield="results/demo/truth/widefield/{field}.tsv",
         centres="results/demo/centres/{field}.tsv",
-    params:
-        demo={
-            key: config["demo"][key]
-            for key in ("seed", "field_size_px", "centrioles_per_field", "clutter_per_field")
-        },
-        optics=config["optics"],
     log:
         "logs/demo/simulate/{field}.log",
     benchmark:
         "benchmarks/demo/simulate/{field}.tsv"
+    conda:
+        "../../envs/base.yaml"
     resources:
         mem_mb=4000,
         runtime=15,
-    conda:
-        "../../envs/base.yaml"
+    params:
+        demo={
+            key: config["demo"][key]
+            for key in (
+                "seed",
+                "field_size_px",
+                "centrioles_per_field",
+                "clutter_per_field",
+            )
+        },
+        optics=config["optics"],
     script:
         "../scripts/simulate_demo.py"
 
@@ -36,16 +41,16 @@ rule demo_labels:
         ),
     output:
         labels="results/demo/labels.tsv",
+    log:
+        "logs/demo/labels.log",
+    conda:
+        "../../envs/base.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         labels_per_field=config["demo"]["labels_per_field"],
         seed=config["demo"]["seed"],
         optics=config["optics"],
-    log:
-        "logs/demo/labels.log",
-    resources:
-        mem_mb=500,
-        runtime=5,
-    conda:
-        "../../envs/base.yaml"
     script:
         "../scripts/demo_labels.py"

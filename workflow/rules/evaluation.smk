@@ -28,18 +28,18 @@ rule evaluate_picking:
             category="1. Picking",
             labels={"figure": "picks {modality}"},
         ),
+    log:
+        "logs/evaluation/picking_{modality}.log",
+    conda:
+        "../../envs/base.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=5,
     params:
         fields=lambda wildcards: FIELDS[wildcards.modality],
         match_radius_px=lambda wildcards: config["evaluation"]["match_radius_nm"]
         / PIXEL_NM[wildcards.modality],
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
-    log:
-        "logs/evaluation/picking_{modality}.log",
-    resources:
-        mem_mb=2000,
-        runtime=5,
-    conda:
-        "../../envs/base.yaml"
     script:
         "../scripts/evaluate_picking.py"
 
@@ -58,27 +58,18 @@ rule evaluate_heldout:
             labels={"table": "held-out degraded pairs"},
         ),
         rl_iterations="results/evaluation/rl_iterations.json",
-    params:
-        rl_iterations=config["evaluation"]["rl_iterations"],
-    threads: 2
     log:
         "logs/evaluation/heldout.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        rl_iterations=config["evaluation"]["rl_iterations"],
     script:
         "../scripts/evaluate_heldout.py"
-
-
-def field_references(wildcards):
-    references = {}
-    if REFERENCE is not None:
-        references["reference"] = REFERENCE.format(field=wildcards.field)
-    if DEMO:
-        references["confocal"] = f"results/demo/confocal/{wildcards.field}.tif"
-    return references
 
 
 rule evaluate_field:
@@ -97,26 +88,28 @@ rule evaluate_field:
             category="4. Gallery",
             labels={"field": "{field}"},
         ),
-    params:
-        widefield_pixel_nm=PIXEL_NM["widefield"],
-        confocal_pixel_nm=PIXEL_NM["confocal"],
-    threads: 2
     log:
         "logs/evaluation/fields/{field}.log",
     benchmark:
         "benchmarks/evaluation/fields/{field}.tsv"
+    conda:
+        "../../envs/base.yaml"
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/base.yaml"
+    params:
+        widefield_pixel_nm=PIXEL_NM["widefield"],
+        confocal_pixel_nm=PIXEL_NM["confocal"],
     script:
         "../scripts/evaluate_field.py"
 
 
 rule summarize:
     input:
-        fields=expand("results/evaluation/fields/{field}.csv", field=FIELDS["widefield"]),
+        fields=expand(
+            "results/evaluation/fields/{field}.csv", field=FIELDS["widefield"]
+        ),
         heldout="results/evaluation/heldout.csv",
         history="results/model/history.tsv",
     output:
@@ -134,10 +127,10 @@ rule summarize:
         ),
     log:
         "logs/evaluation/summary.log",
+    conda:
+        "../../envs/base.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/base.yaml"
     script:
         "../scripts/summarize.py"

@@ -6,15 +6,15 @@ rule convert_to_mrc:
         image=field_image,
     output:
         mrc=temp("results/picking/{modality}/mrc/{field}.mrc"),
-    params:
-        pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
     log:
         "logs/picking/convert/{modality}/{field}.log",
+    conda:
+        "../../envs/base.yaml"
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        "../../envs/base.yaml"
+    params:
+        pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
     script:
         "../scripts/convert_to_mrc.py"
 
@@ -24,17 +24,17 @@ rule preprocess_for_topaz:
         mrc="results/picking/{modality}/mrc/{field}.mrc",
     output:
         mrc="results/picking/{modality}/preprocessed/{field}.mrc",
+    log:
+        "logs/picking/preprocess/{modality}/{field}.log",
+    conda:
+        "../../envs/topaz.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
     params:
         factor=lambda wildcards: downsample_factor(
             PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
         ),
-    log:
-        "logs/picking/preprocess/{modality}/{field}.log",
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    conda:
-        "../../envs/topaz.yaml"
     script:
         "../scripts/preprocess_for_topaz.py"
 
@@ -49,23 +49,24 @@ rule train_picker:
         labels=LABELS,
     output:
         model="results/picking/{modality}/picker.sav",
+    log:
+        "logs/picking/train/{modality}.log",
+    benchmark:
+        "benchmarks/picking/train/{modality}.tsv"
+    conda:
+        "../../envs/topaz.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
     params:
         fields=lambda wildcards: LABELLED[wildcards.modality],
+        all_fields=FIELDS,
         factor=lambda wildcards: downsample_factor(
             PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
         ),
         picking=config["picking"],
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
-    threads: 2
-    log:
-        "logs/picking/train/{modality}.log",
-    benchmark:
-        "benchmarks/picking/train/{modality}.tsv"
-    resources:
-        mem_mb=8000,
-        runtime=60,
-    conda:
-        "../../envs/topaz.yaml"
     script:
         "../scripts/train_picker.py"
 
@@ -76,21 +77,21 @@ rule pick_centrioles:
         image="results/picking/{modality}/preprocessed/{field}.mrc",
     output:
         picks="results/picks/{modality}/{field}.tsv",
+    log:
+        "logs/picking/extract/{modality}/{field}.log",
+    benchmark:
+        "benchmarks/picking/extract/{modality}/{field}.tsv"
+    conda:
+        "../../envs/topaz.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
     params:
         factor=lambda wildcards: downsample_factor(
             PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
         ),
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
         picking=config["picking"],
-    threads: 1
-    log:
-        "logs/picking/extract/{modality}/{field}.log",
-    benchmark:
-        "benchmarks/picking/extract/{modality}/{field}.tsv"
-    resources:
-        mem_mb=4000,
-        runtime=15,
-    conda:
-        "../../envs/topaz.yaml"
     script:
         "../scripts/pick_centrioles.py"

@@ -8,20 +8,20 @@ rule restore_field:
         card="results/model/card.json",
     output:
         restored="results/restored/{field}.tif",
-    params:
-        restoration=config["restoration"],
-        pixel_nm=PIXEL_NM["widefield"],
-    threads: 2
     log:
         "logs/restored/{field}.log",
     benchmark:
         "benchmarks/restored/{field}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
     resources:
         mem_mb=8000,
         runtime=30,
         gpu=config.get("resources", {}).get("gpu", 0),
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        restoration=config["restoration"],
+        pixel_nm=PIXEL_NM["widefield"],
     script:
         "../scripts/restore_field.py"
 
@@ -33,14 +33,14 @@ rule restore_patches:
         card="results/model/card.json",
     output:
         restored="results/restored_patches/{field}.tif",
-    params:
-        pixel_nm=PIXEL_NM["confocal"],
     log:
         "logs/restored_patches/{field}.log",
+    conda:
+        "../../envs/torch.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        pixel_nm=PIXEL_NM["confocal"],
     script:
         "../scripts/restore_patches.py"

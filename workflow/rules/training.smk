@@ -9,20 +9,20 @@ rule train_model:
         weights="results/model/weights.pt",
         card="results/model/card.json",
         history="results/model/history.tsv",
-    params:
-        training=config["training"],
-        optics=config["optics"],
-        checkpoint="results/model/resume/checkpoint.pt",
-    threads: 4
     log:
         "logs/model/train.log",
     benchmark:
         "benchmarks/model/train.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 4
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=config.get("resources", {}).get("gpu", 0),
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        training=config["training"],
+        optics=config["optics"],
+        checkpoint="results/model/resume/checkpoint.pt",
     script:
         "../scripts/train_model.py"

@@ -2,9 +2,9 @@
 
 import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (works in any conda env)
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
 
-from centriole_sr import pipeline  # noqa: E402
+from centriole_sr import pipeline
 
 pipeline.demo_labels(
     snakemake.input.centres,

@@ -2,13 +2,14 @@
 
 import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (works in any conda env)
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
 
-from centriole_sr import pipeline  # noqa: E402
+from centriole_sr import pipeline
 
 pipeline.train_picker(
     snakemake.input.images,
     snakemake.params.fields,
+    snakemake.params.all_fields,
     snakemake.input.labels,
     snakemake.wildcards.modality,
     snakemake.params.factor,

@@ -1,0 +1,317 @@
+"""Centriole picking with Topaz (topaz-em 0.3.20), driven through its command line.
+
+Topaz sees each field downsampled by an integer ``factor`` (Fourier cropping in
+``topaz preprocess``), so that a centriole fits the receptive field of its network.
+Downsampled pixel ``k`` samples original pixel ``k * factor`` (pixel 0 on pixel 0):
+:func:`to_topaz_px` and :func:`from_topaz_px` are the one place where coordinates
+move between the two grids, and Topaz tables (x = column) are converted to and from
+(y, x) here only. Every Topaz call appends its output to a log file named by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
+
+from centriole_sr.io import atomic_path
+from centriole_sr.patches import patch_origin_px
+
+PathLike = str | os.PathLike
+PICK_COLUMNS = ["y_px", "x_px", "score"]
+TARGET_COLUMNS = ["image_name", "x_coord", "y_coord"]
+CURVE_COLUMNS = ["threshold", "precision", "recall", "f1"]
+
+# Topaz has no seed option: this runs its command-line entry point after seeding the
+# generators it draws from (model initialisation, minibatch sampling, augmentation).
+_SEEDED_TOPAZ = (
+    "import random, sys; import numpy, torch; seed = int(sys.argv.pop(1)); "
+    "random.seed(seed); numpy.random.seed(seed); torch.manual_seed(seed); "
+    "sys.argv[0] = 'topaz'; from topaz.main import main; sys.exit(main())"
+)
+
+
+class TopazError(RuntimeError):
+    """A Topaz command failed; the message quotes the command and the end of its log."""
+
+
+def downsample_factor(pixel_nm: float, picking_pixel_nm: float) -> int:
+    """Integer factor that brings a field's pixels near the picking pixel size (>= 1)."""
+    if pixel_nm <= 0 or picking_pixel_nm <= 0:
+        raise ValueError(f"pixel sizes must be > 0 nm, got {pixel_nm} and {picking_pixel_nm}")
+    return max(1, round(picking_pixel_nm / pixel_nm))
+
+
+def extraction_radius_px(centriole_diameter_nm: float, pixel_nm: float, factor: int) -> int:
+    """Half a centriole's diameter in downsampled (Topaz) pixels, at least 1."""
+    return max(1, round(centriole_diameter_nm / 2 / (pixel_nm * factor)))
+
+
+def to_topaz_px(coord_px: np.ndarray | float, factor: int) -> np.ndarray | float:
+    """Original-pixel coordinate -> coordinate in the field downsampled by ``factor``."""
+    return np.divide(coord_px, factor)
+
+
+def from_topaz_px(coord_topaz: np.ndarray | float, factor: int) -> np.ndarray | float:
+    """Coordinate in the field downsampled by ``factor`` -> original-pixel coordinate."""
+    return np.multiply(coord_topaz, factor)
+
+
+def write_mrc(path: PathLike, image: np.ndarray) -> None:
+    """Write a 2D image as float32 MRC (what ``topaz train`` reads), atomically."""
+    with atomic_path(path) as tmp:
+        with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc.set_data(np.ascontiguousarray(image, dtype=np.float32))
+
+
+def read_mrc(path: PathLike) -> np.ndarray:
+    """Read an MRC image as a float32 array."""
+    with mrcfile.open(path, permissive=True) as mrc:
+        return np.array(mrc.data, dtype=np.float32)
+
+
+def run_topaz(args: Sequence[str], log_path: PathLike, *, seed: int | None = None) -> None:
+    """Run ``topaz *args`` with stdout and stderr appended to ``log_path``.
+
+    With a ``seed``, Python's, NumPy's and PyTorch's generators are seeded first.
+    Raises :class:`TopazError` quoting the command and the log's last lines on failure.
+    """
+    if seed is None:
+        command = [str(Path(sys.executable).with_name("topaz")), *args]
+    else:
+        command = [sys.executable, "-c", _SEEDED_TOPAZ, str(seed), *args]
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        log.write(f"$ {shlex.join(command)}\n")
+        log.flush()
+        returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+    if returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+        raise TopazError(
+            f"topaz {args[0]} failed (exit {returncode}): {shlex.join(command)}\n"
+            f"last lines of {log_path}:\n{tail}"
+        )
+
+
+def preprocess(mrc_path: PathLike, out_dir: PathLike, factor: int, log_path: PathLike) -> Path:
+    """Downsample (Fourier crop) and normalise one MRC field with ``topaz preprocess``.
+
+    A field whose sides are not multiples of ``factor`` loses its last rows/columns so that
+    downsampled pixel ``k`` is exactly original pixel ``k * factor``. The GMM normalisation is
+    fitted on every pixel (``--sample 1``), which makes it deterministic. Returns the path of
+    ``out_dir/<name>.mrc``.
+    """
+    mrc_path, out_dir = Path(mrc_path).resolve(), Path(out_dir).resolve()
+    if mrc_path.parent == out_dir:
+        raise ValueError(f"{mrc_path}: the output folder must differ from the input's folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    image = read_mrc(mrc_path)
+    height, width = (side - side % factor for side in image.shape)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".crop") as staging:
+        source = mrc_path
+        if (height, width) != image.shape:
+            source = Path(staging) / mrc_path.name
+            write_mrc(source, image[:height, :width])
+        args = ["preprocess", "-s", str(factor), "--sample", "1", "-j", "1", "-o", str(out_dir)]
+        run_topaz([*args, str(source)], log_path)
+    return out_dir / f"{mrc_path.stem}.mrc"
+
+
+def labels_to_targets(labels: pd.DataFrame, factor: int) -> pd.DataFrame:
+    """Clicked centres (field, x_px, y_px in original pixels) -> a Topaz coordinates table.
+
+    Topaz builds its target masks on whole pixels, so coordinates are rounded on its grid.
+    """
+    return pd.DataFrame(
+        {
+            "image_name": labels["field"].astype(str).to_numpy(),
+            "x_coord": np.rint(to_topaz_px(labels["x_px"].to_numpy(float), factor)).astype(int),
+            "y_coord": np.rint(to_topaz_px(labels["y_px"].to_numpy(float), factor)).astype(int),
+        },
+        columns=TARGET_COLUMNS,
+    )
+
+
+def train_picker(
+    images: Mapping[str, PathLike],
+    targets: pd.DataFrame,
+    out_dir: PathLike,
+    *,
+    radius_px: int,
+    num_particles_per_image: int,
+    num_epochs: int = 5,
+    epoch_size: int = 50,
+    model: str = "resnet8",
+    minibatch_size: int = 128,
+    pretrained: bool = False,
+    seed: int = 0,
+    threads: int = 2,
+    log_path: PathLike,
+) -> Path:
+    """Train a Topaz picker (positive-unlabelled) on preprocessed fields; return the last model.
+
+    ``images`` maps field names (the ``image_name`` of ``targets``) to preprocessed MRC files;
+    ``radius_px`` and ``targets`` are in downsampled pixels. ``topaz train`` saves one model per
+    epoch as ``out_dir/model_epoch{N}.sav``; the last epoch's is returned. ``pretrained`` starts
+    from the cryo-EM weights shipped inside the package (nothing is downloaded).
+    """
+    missing = sorted(set(targets["image_name"]) - set(images))
+    if missing:
+        raise ValueError(f"targets name field(s) without an image: {', '.join(missing)}")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("model_epoch*.sav"):
+        old.unlink()
+    # Topaz globs the image folder and splits file lists on white space: give it a clean
+    # folder of links named after the fields.
+    with tempfile.TemporaryDirectory(prefix="topaz_train_") as staging:
+        image_dir = Path(staging) / "images"
+        image_dir.mkdir()
+        for field, path in images.items():
+            (image_dir / f"{field}.mrc").symlink_to(Path(path).resolve())
+        targets_path = Path(staging) / "targets.txt"
+        targets[TARGET_COLUMNS].to_csv(targets_path, sep="\t", index=False)
+        args = [
+            "train",
+            "--train-images", str(image_dir), "--image-ext", ".mrc",
+            "--train-targets", str(targets_path),
+            "-n", str(num_particles_per_image),
+            "-r", str(radius_px),
+            "--model", model,
+            "--pretrained" if pretrained else "--no-pretrained",
+            "--minibatch-size", str(minibatch_size),
+            "--num-epochs", str(num_epochs),
+            "--epoch-size", str(epoch_size),
+            "--num-workers", "0",
+            "-j", str(threads),
+            "--save-prefix", str(out_dir / "model"),
+            "-o", str(out_dir / "training_curve.tsv"),
+        ]  # fmt: skip
+        run_topaz(args, log_path, seed=seed)
+    saved = sorted(out_dir.glob("model_epoch*.sav"), key=lambda p: int(p.stem.split("epoch")[-1]))
+    if not saved:
+        raise TopazError(f"topaz train saved no model in {out_dir}; see {log_path}")
+    return saved[-1]
+
+
+def extract_picks(
+    model_path: PathLike,
+    image_path: PathLike,
+    factor: int,
+    *,
+    radius_px: int,
+    threshold: float,
+    log_path: PathLike,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Pick one preprocessed field with ``topaz extract``; (y_px, x_px, score) in ORIGINAL pixels.
+
+    ``radius_px`` (downsampled pixels) is Topaz's non-maximum suppression radius and
+    ``threshold`` its log-likelihood score cut-off. Sorted by score, highest first.
+    """
+    with tempfile.TemporaryDirectory(prefix="topaz_extract_") as staging:
+        output = Path(staging) / "picks.txt"
+        args = [
+            "extract",
+            "-m", str(Path(model_path).resolve()),
+            "-r", str(radius_px),
+            "-t", str(threshold),
+            "-j", str(threads),
+            "-o", str(output),
+            str(Path(image_path).resolve()),
+        ]  # fmt: skip
+        run_topaz(args, log_path)
+        table = pd.read_csv(output, sep="\t")
+    picks = pd.DataFrame(
+        {
+            "y_px": from_topaz_px(table["y_coord"].to_numpy(float), factor),
+            "x_px": from_topaz_px(table["x_coord"].to_numpy(float), factor),
+            "score": table["score"].to_numpy(float),
+        },
+        columns=PICK_COLUMNS,
+    )
+    return picks.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def merge_duplicates(picks: pd.DataFrame, min_distance_px: float) -> pd.DataFrame:
+    """Keep, of picks closer than ``min_distance_px``, the higher-scoring one (greedy)."""
+    picks = picks.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    centres = picks[["y_px", "x_px"]].to_numpy(float)
+    tree = cKDTree(centres)
+    kept = np.zeros(len(picks), bool)
+    suppressed = np.zeros(len(picks), bool)
+    for index in range(len(picks)):
+        if suppressed[index]:
+            continue
+        kept[index] = True
+        suppressed[tree.query_ball_point(centres[index], min_distance_px - 1e-9)] = True
+    return picks[kept].reset_index(drop=True)
+
+
+def drop_border_picks(
+    picks: pd.DataFrame, shape: tuple[int, int], half_size_px: int
+) -> pd.DataFrame:
+    """Drop picks whose ``2 * half_size_px`` square crop (cut as in patches.py) leaves the field."""
+    size_px = 2 * half_size_px
+    inside = np.ones(len(picks), bool)
+    for column, side in zip(("y_px", "x_px"), shape, strict=True):
+        origin = np.array([patch_origin_px(c, size_px) for c in picks[column]], dtype=int)
+        inside &= (origin >= 0) & (origin + size_px <= side)
+    return picks[inside].reset_index(drop=True)
+
+
+def match_picks(picks_yx: np.ndarray, truth_yx: np.ndarray, radius_px: float) -> dict[str, float]:
+    """One-to-one matching of picks to true centres within ``radius_px`` (optimal assignment).
+
+    Returns tp, fp, fn, precision, recall and f1 (0 where undefined).
+    """
+    picks_yx = np.asarray(picks_yx, float).reshape(-1, 2)
+    truth_yx = np.asarray(truth_yx, float).reshape(-1, 2)
+    tp = 0
+    if len(picks_yx) and len(truth_yx):
+        distance = cdist(picks_yx, truth_yx)
+        allowed = distance <= radius_px
+        # Forbidden pairs cost more than any set of allowed ones: the assignment first
+        # maximises the number of matches, then minimises their total distance.
+        cost = np.where(allowed, distance, (radius_px + 1) * (min(distance.shape) + 1))
+        rows, cols = linear_sum_assignment(cost)
+        tp = int(allowed[rows, cols].sum())
+    fp, fn = len(picks_yx) - tp, len(truth_yx) - tp
+    precision = tp / max(tp + fp, 1)
+    recall = tp / max(tp + fn, 1)
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
+
+
+def precision_recall_curve(
+    picks: pd.DataFrame, truth_yx: np.ndarray, radius_px: float
+) -> pd.DataFrame:
+    """Precision, recall and F1 of the picks scoring >= each distinct score (descending)."""
+    picks = picks.sort_values("score", ascending=False, kind="stable")
+    centres = picks[["y_px", "x_px"]].to_numpy(float)
+    scores = picks["score"].to_numpy(float)
+    rows = []
+    for threshold in np.unique(scores)[::-1]:
+        scores_at = match_picks(centres[scores >= threshold], truth_yx, radius_px)
+        rows.append({"threshold": threshold, **{k: scores_at[k] for k in CURVE_COLUMNS[1:]}})
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def best_threshold(picks: pd.DataFrame, truth_yx: np.ndarray, radius_px: float) -> dict[str, float]:
+    """The curve's point of highest F1 (the highest such threshold on ties)."""
+    curve = precision_recall_curve(picks, truth_yx, radius_px)
+    if curve.empty:
+        return {"threshold": float("inf"), "precision": 0.0, "recall": 0.0, "f1": 0.0}
+    return {k: float(v) for k, v in curve.loc[curve["f1"].idxmax()].items()}

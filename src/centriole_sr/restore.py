@@ -1,0 +1,186 @@
+"""Load a trained model safely and restore whole widefield fields tile by tile.
+
+Tiling: tiles start on multiples of 2**depth (so the U-Net's pooling grid is the same
+as for the whole field) and overlap by ``overlap_px``. In each overlap the outer part,
+up to half the receptive field, is discarded (weight 0: it saw the tile's zero padding)
+and the middle is cross-faded with a cosine ramp, so seams are invisible and, with the
+default overlap, the tiled result equals the one-piece result. The weights are separable
+and the tile grid is a product grid, so the weight sum is the outer product of two
+1D sums: nothing of the field's size is allocated besides the output.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from centriole_sr.io import InputError, read_json
+from centriole_sr.model import ResidualUNet
+
+ARCHITECTURE = "ResidualUNet"
+CROSSFADE_PX = 8
+"""Minimum cosine cross-fade (input pixels) kept in every overlap."""
+
+
+def load_model(
+    weights_path: str | os.PathLike, card_path: str | os.PathLike, device: str = "cpu"
+) -> tuple[ResidualUNet, dict[str, Any]]:
+    """Build the model described by the card and load its weights (never unpickling objects).
+
+    Returns the model in eval mode on ``device`` and the card. A file that is not a
+    state_dict of this architecture is refused with an InputError naming it.
+    """
+    weights_path, card_path = Path(weights_path), Path(card_path)
+    for path in (weights_path, card_path):
+        if not path.is_file():
+            raise InputError(f"{path}: file not found; run the train_model step first")
+    try:
+        card = read_json(card_path)
+    except ValueError as error:
+        raise InputError(f"{card_path}: not a JSON model card ({error})") from error
+    if card.get("architecture") != ARCHITECTURE or not isinstance(card.get("model_args"), dict):
+        raise InputError(
+            f"{card_path}: not a model card for {ARCHITECTURE} "
+            "(needs 'architecture' and 'model_args'); use the card written by train_model"
+        )
+    try:
+        model = ResidualUNet(**card["model_args"])
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{card_path}: invalid model_args ({error})") from error
+    try:
+        state = torch.load(weights_path, map_location=device, weights_only=True)
+    except Exception as error:  # unpickling and zip errors come in many types
+        raise InputError(
+            f"{weights_path}: not a PyTorch state_dict that loads safely ({error}); "
+            "use the weights.pt written by train_model"
+        ) from error
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise InputError(f"{weights_path}: not a state_dict (a mapping of names to tensors)")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise InputError(
+            f"{weights_path}: weights do not fit the architecture in {card_path} ({error})"
+        ) from error
+    return model.to(device).eval(), card
+
+
+def check_pixel_size(
+    card: dict[str, Any], widefield_pixel_nm: float, tolerance: float = 0.02
+) -> None:
+    """Refuse a field whose pixel size differs from the model's training pixel size."""
+    model_pixel_nm = card.get("widefield_pixel_nm")
+    if model_pixel_nm is None:
+        raise InputError("model card has no 'widefield_pixel_nm'; retrain with train_model")
+    if abs(widefield_pixel_nm / float(model_pixel_nm) - 1) > tolerance:
+        raise InputError(
+            f"field pixel size {widefield_pixel_nm:.2f} nm differs from the model's "
+            f"{float(model_pixel_nm):.2f} nm by more than {tolerance:.0%}; resample the field "
+            "or train a model at this pixel size"
+        )
+
+
+def default_overlap_px(model: ResidualUNet) -> int:
+    """Overlap that discards half the receptive field on each side plus a cross-fade."""
+    half_rf_px = math.ceil((model.receptive_field_px - 1) / 2)
+    multiple = 2**model.depth
+    return -(-(2 * half_rf_px + CROSSFADE_PX) // multiple) * multiple
+
+
+def _tile_starts(length_px: int, tile_px: int, stride_px: int) -> list[int]:
+    """Tile origins along one axis: every ``stride_px`` until a tile reaches the end."""
+    starts = [0]
+    while starts[-1] + tile_px < length_px:
+        starts.append(starts[-1] + stride_px)
+    return starts
+
+
+def _edge_weights(length_px: int, ramp_in: bool, ramp_out: bool, margin_px: int, fade_px: int):
+    """1D blending weight of a tile: 0 over ``margin_px``, cosine ramp over ``fade_px``, 1."""
+    position = np.arange(length_px) + 0.5
+    weight = np.ones(length_px)
+    ramp = np.sin(np.pi / 2 * np.clip((position - margin_px) / max(fade_px, 1e-9), 0, 1)) ** 2
+    if ramp_in:
+        weight *= ramp
+    if ramp_out:
+        weight *= ramp[::-1]
+    return weight
+
+
+def restore_image(
+    model: ResidualUNet,
+    image: np.ndarray,
+    scale: int,
+    tile_px: int = 256,
+    overlap_px: int | None = None,
+    batch_size: int = 4,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Restore a normalised (y, x) widefield image of any size; returns (y*scale, x*scale).
+
+    ``tile_px`` and ``overlap_px`` are in input pixels (rounded to multiples of
+    2**depth); ``overlap_px`` defaults to :func:`default_overlap_px`. Tiles are run in
+    batches of ``batch_size``; ``progress(done, total)`` is called after each batch.
+    """
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2D (y, x) image, got shape {image.shape}")
+    if scale != model.scale:
+        raise ValueError(f"scale {scale} differs from the model's {model.scale}")
+    multiple = 2**model.depth
+    tile_px = max(tile_px // multiple * multiple, multiple)
+    overlap_px = default_overlap_px(model) if overlap_px is None else overlap_px
+    overlap_px = -(-overlap_px // multiple) * multiple
+    if overlap_px >= tile_px:
+        raise ValueError(f"overlap {overlap_px} px must be smaller than the tile ({tile_px} px)")
+    fade_px = min(overlap_px, CROSSFADE_PX)
+    half_rf_px = math.ceil((model.receptive_field_px - 1) / 2)
+    margin_px = max(0, min(half_rf_px, (overlap_px - fade_px) // 2))
+    fade_px = overlap_px - 2 * margin_px
+
+    height, width = image.shape
+    starts = [_tile_starts(n, tile_px, tile_px - overlap_px) for n in (height, width)]
+    weights = []  # per axis: per-tile 1D weights at the output pixel size, normalised
+    for length, axis_starts in zip((height, width), starts, strict=True):
+        axis_weights = []
+        total = np.zeros(length * scale)
+        for index, start in enumerate(axis_starts):
+            stop = min(start + tile_px, length)
+            weight = _edge_weights(
+                (stop - start) * scale,
+                ramp_in=index > 0,
+                ramp_out=stop < length,
+                margin_px=margin_px * scale,
+                fade_px=fade_px * scale,
+            )
+            total[start * scale : stop * scale] += weight
+            axis_weights.append((start, stop, weight))
+        axis_weights = [(a, b, w / total[a * scale : b * scale]) for a, b, w in axis_weights]
+        weights.append(axis_weights)
+
+    tiles = [(ty, tx) for ty in weights[0] for tx in weights[1]]
+    tiles.sort(key=lambda t: (t[0][1] - t[0][0], t[1][1] - t[1][0]))  # equal shapes together
+    output = np.zeros((height * scale, width * scale), np.float32)
+    model = model.to(device).eval()
+    with torch.inference_mode():
+        for first in range(0, len(tiles), batch_size):
+            group = tiles[first : first + batch_size]
+            shapes = {(b0 - a0, b1 - a1) for (a0, b0, _), (a1, b1, _) in group}
+            for shape in shapes:
+                batch = [t for t in group if (t[0][1] - t[0][0], t[1][1] - t[1][0]) == shape]
+                stack = np.stack([image[a0:b0, a1:b1] for (a0, b0, _), (a1, b1, _) in batch])
+                inputs = torch.from_numpy(np.ascontiguousarray(stack, np.float32)).to(device)
+                restored = model(inputs[:, None]).float().cpu().numpy()[:, 0]
+                for ((a0, b0, w0), (a1, b1, w1)), tile in zip(batch, restored, strict=True):
+                    output[a0 * scale : b0 * scale, a1 * scale : b1 * scale] += (
+                        tile * np.outer(w0, w1)
+                    ).astype(np.float32)
+            if progress is not None:
+                progress(min(first + batch_size, len(tiles)), len(tiles))
+    return output

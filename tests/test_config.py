@@ -1,0 +1,59 @@
+import copy
+
+import pytest
+import yaml
+
+from centriole_sr.config import check_config, labelled_fields_by_modality, read_labels
+from centriole_sr.io import InputError
+
+from .conftest import ROOT
+
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_shipped_config_passes():
+    check_config(copy.deepcopy(CONFIG))
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("optics", "numerical_aperture", 1.6, "optics.numerical_aperture"),
+        ("optics", "widefield_pixel_nm", 100.0, "integer ratio"),
+        ("patches", "size_px", 66, "patches.size_px"),
+        ("demo", "labelled_fields", 9, "demo.labelled_fields"),
+    ],
+)
+def test_contradicting_settings_name_the_key(section, key, value, message):
+    config = copy.deepcopy(CONFIG)
+    config[section][key] = value
+    with pytest.raises(InputError, match=message):
+        check_config(config)
+
+
+def test_missing_inputs_are_named(tmp_path):
+    config = copy.deepcopy(CONFIG)
+    config["demo"]["enabled"] = False
+    config["inputs"]["confocal"] = str(tmp_path / "nowhere")
+    with pytest.raises(InputError, match="inputs.confocal"):
+        check_config(config)
+
+
+def test_labels_without_modality_apply_to_every_modality(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("field,x_px,y_px\na,1,2\nb,3,4\n")
+    fields = {"confocal": ["a", "b"], "widefield": ["b"]}
+    labels = read_labels(path, fields)
+    assert sorted(zip(labels.modality, labels.field, strict=True)) == [
+        ("confocal", "a"),
+        ("confocal", "b"),
+        ("widefield", "b"),
+    ]
+    assert labelled_fields_by_modality(path, fields) == {"confocal": ["a", "b"], "widefield": ["b"]}
+
+
+def test_labels_naming_unknown_fields_stop(tmp_path):
+    path = tmp_path / "labels.tsv"
+    path.write_text("field\tx_px\ty_px\tmodality\na\t1\t2\tconfocal\nzz\t3\t4\twidefield\n")
+    with pytest.raises(InputError, match="widefield/zz"):
+        read_labels(path, {"confocal": ["a"], "widefield": ["b"]})

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import tifffile
+
+from centriole_sr.io import InputError, atomic_path, normalize_percentile, read_field, write_tiff
+
+
+def test_tiff_round_trip_keeps_pixel_size(tmp_path):
+    image = np.random.default_rng(0).random((40, 30)).astype(np.float32)
+    write_tiff(tmp_path / "field.tif", image, 45.0)
+    read, pixel_nm = read_field(tmp_path / "field.tif")
+    np.testing.assert_array_equal(read, image)
+    assert pixel_nm == pytest.approx(45.0, rel=1e-6)
+
+
+def test_plain_tiff_takes_pixel_size_from_config(tmp_path):
+    tifffile.imwrite(tmp_path / "plain.tif", np.arange(64, dtype=np.uint16).reshape(8, 8))
+    image, pixel_nm = read_field(tmp_path / "plain.tif", expected_pixel_nm=90.0)
+    assert image.dtype == np.float32 and pixel_nm == 90.0
+    with pytest.raises(InputError, match="no pixel size"):
+        read_field(tmp_path / "plain.tif")
+
+
+def test_pixel_size_mismatch_names_both_values(tmp_path):
+    write_tiff(tmp_path / "f.tif", np.eye(8, dtype=np.float32), 100.0)
+    with pytest.raises(InputError, match=r"100\.00 nm.*90\.00 nm"):
+        read_field(tmp_path / "f.tif", expected_pixel_nm=90.0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"II*\x00garbage", "not a readable TIFF"),
+    ],
+)
+def test_unreadable_files_are_named(tmp_path, content, message):
+    path = tmp_path / "bad.tif"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as error:
+        read_field(path, 90.0)
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((3, 8, 8), np.float32) + np.arange(8), "expected a 2D"),
+        (np.full((8, 8), 5.0, np.float32), "constant"),
+        (np.array([[np.nan, 1.0], [2.0, 3.0]], np.float32), "NaN"),
+    ],
+)
+def test_bad_images_are_refused(tmp_path, array, message):
+    tifffile.imwrite(tmp_path / "x.tif", array)
+    with pytest.raises(InputError, match=message):
+        read_field(tmp_path / "x.tif", 90.0)
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_normalize_percentile_maps_percentiles_to_zero_and_one():
+    image = np.linspace(0, 1000, 10001, dtype=np.float32)
+    normalised = normalize_percentile(image, 1.0, 99.0)
+    assert np.percentile(normalised, 1.0) == pytest.approx(0.0, abs=1e-5)
+    assert np.percentile(normalised, 99.0) == pytest.approx(1.0, abs=1e-5)

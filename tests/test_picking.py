@@ -1,0 +1,221 @@
+"""Tests of the Topaz wrapper: coordinates, labels, matching, and a real small Topaz run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import ndimage
+
+from centriole_sr import picking
+
+
+def spot_field(
+    shape: tuple[int, int], centres_yx: np.ndarray, sigma_px: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Gaussian spots of random brightness, large dim blobs as clutter, background, shot noise."""
+    image = np.zeros(shape)
+    for y, x in centres_yx:
+        image[int(round(y)), int(round(x))] += rng.uniform(0.7, 1.3)
+    image = ndimage.gaussian_filter(image, sigma_px) * 2 * np.pi * sigma_px**2
+    blobs = np.zeros(shape)
+    blobs[tuple(rng.integers(0, shape, size=(8, 2)).T)] = 1.0
+    image += 0.4 * ndimage.gaussian_filter(blobs, 4 * sigma_px) * 2 * np.pi * (4 * sigma_px) ** 2
+    return (rng.poisson((image + 0.2) * 100) / 100).astype(np.float32)
+
+
+def separated_centres(
+    shape: tuple[int, int], count: int, min_distance_px: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``count`` random (y, x) centres at least ``min_distance_px`` apart, away from the border."""
+    centres: list[np.ndarray] = []
+    while len(centres) < count:
+        candidate = rng.uniform(12, np.array(shape) - 12)
+        if all(np.hypot(*(candidate - other)) >= min_distance_px for other in centres):
+            centres.append(candidate)
+    return np.round(np.array(centres))
+
+
+def test_downsample_factor_and_extraction_radius():
+    assert picking.downsample_factor(45.0, 90.0) == 2
+    assert picking.downsample_factor(90.0, 90.0) == 1
+    assert picking.downsample_factor(200.0, 90.0) == 1  # never upsamples
+    assert picking.downsample_factor(30.0, 90.0) == 3
+    assert picking.extraction_radius_px(400.0, 45.0, 2) == 2  # 200 nm at 90 nm per pixel
+    assert picking.extraction_radius_px(100.0, 90.0, 2) == 1  # at least one pixel
+
+
+def test_topaz_coordinates_are_exact_inverses():
+    coords_px = np.array([0.0, 1.0, 7.3, 511.5, 1023.0])
+    for factor in (1, 2, 3):
+        back = picking.from_topaz_px(picking.to_topaz_px(coords_px, factor), factor)
+        np.testing.assert_allclose(back, coords_px, rtol=0, atol=1e-12)
+    assert picking.to_topaz_px(10.0, 2) == 5.0
+
+
+def test_spot_position_survives_topaz_preprocess(tmp_path):
+    """A spot's centroid in the downsampled field maps back to its original position."""
+    factor, shape = 3, (301, 302)  # not multiples of 3: the last row/columns are cropped
+    truth_yx = np.array([[101.0, 77.0], [200.4, 230.7]])
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    image = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 4.0**2)) for y, x in truth_yx)
+    picking.write_mrc(tmp_path / "in put" / "spot field.mrc", image)
+    small_path = picking.preprocess(
+        tmp_path / "in put" / "spot field.mrc", tmp_path / "out dir", factor, tmp_path / "log.txt"
+    )
+    small = picking.read_mrc(small_path)
+    assert small.shape == (100, 100)
+    found_yx = []
+    for y, x in np.rint(picking.to_topaz_px(truth_yx, factor)).astype(int):
+        window = small[y - 3 : y + 4, x - 3 : x + 4]
+        cy, cx = ndimage.center_of_mass(window - window.min())
+        found_yx.append(picking.from_topaz_px(np.array([y + cy - 3, x + cx - 3]), factor))
+    # measured: within 0.1 original pixels (the 7x7 window's truncation biases it slightly)
+    np.testing.assert_allclose(found_yx, truth_yx, rtol=0, atol=0.25)
+    assert "topaz preprocess -s 3" in (tmp_path / "log.txt").read_text()
+
+
+def test_labels_to_targets_uses_topaz_names_and_x_as_column():
+    labels = pd.DataFrame({"field": ["a b", "c"], "x_px": [10.0, 3.0], "y_px": [22.6, 40.0]})
+    targets = picking.labels_to_targets(labels, factor=2)
+    assert list(targets.columns) == ["image_name", "x_coord", "y_coord"]
+    assert targets["image_name"].tolist() == ["a b", "c"]
+    assert targets["x_coord"].tolist() == [5, 2]  # 1.5 rounds to even
+    assert targets["y_coord"].tolist() == [11, 20]
+
+
+def test_write_mrc_round_trip(tmp_path):
+    image = np.arange(12, dtype=np.float64).reshape(3, 4)
+    picking.write_mrc(tmp_path / "field.mrc", image)
+    back = picking.read_mrc(tmp_path / "field.mrc")
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, image)
+    assert [p.name for p in tmp_path.iterdir()] == ["field.mrc"]
+
+
+def test_failed_topaz_command_names_command_and_log(tmp_path):
+    log = tmp_path / "topaz.log"
+    with pytest.raises(picking.TopazError) as error:
+        picking.run_topaz(["extract", "--no-such-option"], log)
+    message = str(error.value)
+    assert "extract --no-such-option" in message
+    assert "unrecognized arguments" in message  # from the log's last lines
+
+
+def test_match_picks_counts_one_to_one():
+    picks = np.array([[0.0, 0.0], [10.0, 10.0], [20.0, 20.0]])
+    truth = np.array([[0.0, 1.0], [10.0, 12.0], [50.0, 50.0]])
+    scores = picking.match_picks(picks, truth, radius_px=1.5)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 2, 2)
+    assert scores["precision"] == pytest.approx(1 / 3)
+    assert scores["f1"] == pytest.approx(1 / 3)
+    # two picks near one truth: only one of them counts
+    two_on_one = picking.match_picks(np.array([[0.0, 0.0], [0.0, 0.5]]), truth[:1], 1.5)
+    assert (two_on_one["tp"], two_on_one["fp"], two_on_one["fn"]) == (1, 1, 0)
+    assert two_on_one["f1"] == pytest.approx(2 / 3)
+
+
+def test_match_picks_finds_the_assignment_that_matches_most():
+    # pick (0, 1) is 1.0 from both truths; taking the first truth would strand pick (0, -0.9)
+    picks = np.array([[0.0, 1.0], [0.0, -0.9]])
+    truth = np.array([[0.0, 0.0], [0.0, 2.0]])
+    assert picking.match_picks(picks, truth, radius_px=1.0)["f1"] == 1.0
+
+
+def test_match_picks_with_nothing_on_one_side():
+    truth = np.array([[5.0, 5.0], [9.0, 9.0]])
+    no_picks = picking.match_picks(np.zeros((0, 2)), truth, 2.0)
+    assert (no_picks["tp"], no_picks["fp"], no_picks["fn"], no_picks["f1"]) == (0, 0, 2, 0.0)
+    no_truth = picking.match_picks(truth, np.zeros((0, 2)), 2.0)
+    assert (no_truth["fp"], no_truth["precision"], no_truth["recall"]) == (2, 0.0, 0.0)
+
+
+def test_precision_recall_curve_and_best_threshold():
+    picks = pd.DataFrame(
+        {"y_px": [0.0, 30.0, 10.0], "x_px": [0.0, 30.0, 10.0], "score": [0.9, 0.8, 0.7]}
+    )
+    truth = np.array([[0.0, 0.5], [10.0, 9.0]])
+    curve = picking.precision_recall_curve(picks, truth, radius_px=2.0)
+    assert list(curve.columns) == ["threshold", "precision", "recall", "f1"]
+    np.testing.assert_allclose(curve["threshold"], [0.9, 0.8, 0.7])
+    np.testing.assert_allclose(curve["precision"], [1.0, 0.5, 2 / 3])
+    np.testing.assert_allclose(curve["recall"], [0.5, 0.5, 1.0])
+    np.testing.assert_allclose(curve["f1"], [2 / 3, 0.5, 0.8])
+    best = picking.best_threshold(picks, truth, 2.0)
+    assert best["threshold"] == pytest.approx(0.7)
+    assert best["f1"] == pytest.approx(0.8)
+
+
+def test_empty_picks_give_empty_tables():
+    empty = pd.DataFrame(columns=picking.PICK_COLUMNS, dtype=float)
+    curve = picking.precision_recall_curve(empty, np.array([[1.0, 1.0]]), 2.0)
+    assert curve.empty and list(curve.columns) == picking.CURVE_COLUMNS
+    assert picking.best_threshold(empty, np.array([[1.0, 1.0]]), 2.0)["f1"] == 0.0
+    merged = picking.merge_duplicates(empty, 5.0)
+    assert merged.empty and list(merged.columns) == picking.PICK_COLUMNS
+    inside = picking.drop_border_picks(empty, (100, 100), 10)
+    assert inside.empty and list(inside.columns) == picking.PICK_COLUMNS
+
+
+def test_merge_duplicates_keeps_the_higher_score():
+    picks = pd.DataFrame(
+        {"y_px": [0.0, 0.0, 0.0], "x_px": [0.0, 3.0, 10.0], "score": [1.0, 2.0, 0.5]}
+    )
+    merged = picking.merge_duplicates(picks, min_distance_px=5.0)
+    assert merged["x_px"].tolist() == [3.0, 10.0]
+    assert merged["score"].tolist() == [2.0, 0.5]
+
+
+def test_drop_border_picks_matches_patch_cropping():
+    picks = pd.DataFrame(
+        {"y_px": [9.4, 9.5, 90.4, 90.5, 50.0], "x_px": [50.0] * 5, "score": [1.0] * 5}
+    )
+    kept = picking.drop_border_picks(picks, (100, 100), half_size_px=10)
+    assert kept["y_px"].tolist() == [9.5, 90.4, 50.0]
+
+
+def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
+    """Train on 2 small fields with 6 labelled spots each; most of the 30 spots are found."""
+    rng = np.random.default_rng(3)
+    factor, shape, labelled = 2, (384, 384), 6
+    radius_px = picking.extraction_radius_px(400.0, 45.0, factor)
+    log = tmp_path / "topaz.log"
+    images, truths = {}, {}
+    for field in ("field 0", "field 1"):
+        truths[field] = separated_centres(shape, 30, 20.0, rng)
+        picking.write_mrc(
+            tmp_path / "mrc" / f"{field}.mrc", spot_field(shape, truths[field], 4.0, rng)
+        )
+        images[field] = picking.preprocess(
+            tmp_path / "mrc" / f"{field}.mrc", tmp_path / "pre", factor, log
+        )
+    labels = pd.concat(
+        pd.DataFrame({"field": field, "x_px": yx[:labelled, 1], "y_px": yx[:labelled, 0]})
+        for field, yx in truths.items()
+    )
+    model = picking.train_picker(
+        images,
+        picking.labels_to_targets(labels, factor),
+        tmp_path / "model",
+        radius_px=radius_px,
+        num_particles_per_image=30,
+        num_epochs=2,
+        epoch_size=25,
+        minibatch_size=64,
+        seed=0,
+        threads=1,
+        log_path=log,
+    )
+    assert model.name == "model_epoch2.sav"
+    picks = picking.extract_picks(
+        model, images["field 1"], factor, radius_px=radius_px, threshold=-2.0, log_path=log
+    )
+    assert list(picks.columns) == ["y_px", "x_px", "score"]
+    assert picks["score"].is_monotonic_decreasing
+    best = picking.best_threshold(picks, truths["field 1"], radius_px * factor)
+    assert best["recall"] >= 0.8
+    assert best["f1"] >= 0.8
+    none = picking.extract_picks(
+        model, images["field 1"], factor, radius_px=radius_px, threshold=1e6, log_path=log
+    )
+    assert none.empty and list(none.columns) == picking.PICK_COLUMNS

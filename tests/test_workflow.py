@@ -1,0 +1,133 @@
+"""The whole DAG on the tiny config, then the job sets Snakemake plans after changes."""
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+import yaml
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.workflow
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [*SNAKEMAKE, "--cores", "2", "--configfile", "tiny.yaml", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stderr[-6000:]}")
+    return result
+
+
+def planned_jobs(workdir: Path, *args: str) -> Counter:
+    """(rule, wildcards) of every job a dry run plans."""
+    output = _snakemake(workdir, "--dry-run", *args).stdout
+    jobs = Counter()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        match = re.match(r"(?:local)?rule (\w+):", block)
+        if match:
+            wildcards = re.search(r"\n\s+wildcards: (.*)", block)
+            jobs[(match.group(1), wildcards.group(1) if wildcards else "")] += 1
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny")
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(ROOT / name, workdir / name)
+    for name in ("workflow", "envs"):
+        shutil.copytree(ROOT / name, workdir / name)
+    shutil.copy(ROOT / "tests/config/tiny.yaml", workdir / "tiny.yaml")
+    _snakemake(workdir)
+    return workdir
+
+
+def test_picking_finds_the_centrioles(demo_run):
+    for modality in ("confocal", "widefield"):
+        table = pd.read_csv(demo_run / f"results/evaluation/picking_{modality}.csv")
+        overall = table.set_index("field").loc["all"]
+        assert overall["recall"] > 0.6, (modality, overall.to_dict())
+        assert overall["precision"] > 0.6, (modality, overall.to_dict())
+
+
+def test_network_beats_bicubic_on_held_out_pairs(demo_run):
+    table = pd.read_csv(demo_run / "results/evaluation/heldout.csv")
+    assert set(table["method"]) == {"network", "bicubic", "richardson_lucy", "wiener"}
+    means = table.groupby("method")["psnr_db"].mean()
+    assert np.isfinite(means).all()
+    assert means["network"] > means["bicubic"], means.to_dict()
+    card = yaml.safe_load((demo_run / "results/model/card.json").read_text())
+    assert set(table["field"]) == set(card["training"]["val_fields"])
+
+
+def test_restored_field_is_at_the_confocal_pixel_size(demo_run):
+    with tifffile.TiffFile(demo_run / "results/restored/field00.tif") as tif:
+        restored = tif.asarray()
+        x_resolution = tif.pages.first.tags["XResolution"].value
+    widefield = tifffile.imread(demo_run / "results/demo/widefield/field00.tif")
+    assert restored.shape == (2 * widefield.shape[0], 2 * widefield.shape[1])
+    assert restored.dtype == np.float32 and np.isfinite(restored).all()
+    assert x_resolution[0] / x_resolution[1] == pytest.approx(1000 / 45, rel=1e-4)
+
+
+def test_field_evaluation_compares_with_the_reference(demo_run):
+    table = pd.read_csv(demo_run / "results/evaluation/fields/field00.csv")
+    scored = table.dropna(subset=["psnr_db"]).set_index("method")
+    assert "network" in scored.index and "confocal acquisition" in scored.index
+    assert (scored["ssim"] > 0).all()
+    summary = pd.read_csv(demo_run / "results/evaluation/summary.csv")
+    assert set(summary["dataset"]) == {"held-out degraded pairs", "widefield fields"}
+
+
+def test_rerun_does_nothing(demo_run):
+    assert planned_jobs(demo_run) == Counter()
+
+
+def test_new_widefield_field_reruns_only_its_picking_restoration_and_evaluation(demo_run):
+    config = yaml.safe_load((demo_run / "tiny.yaml").read_text())
+    config["demo"]["widefield_fields"] += 1
+    (demo_run / "more.yaml").write_text(yaml.safe_dump(config))
+    new = "field03"
+    assert planned_jobs(demo_run, "--configfile", "more.yaml") == Counter(
+        {
+            ("simulate_demo", f"field={new}"): 1,
+            ("convert_to_mrc", f"modality=widefield, field={new}"): 1,
+            ("preprocess_for_topaz", f"modality=widefield, field={new}"): 1,
+            ("pick_centrioles", f"modality=widefield, field={new}"): 1,
+            ("extract_patches", f"modality=widefield, field={new}"): 1,
+            ("restore_field", f"field={new}"): 1,
+            ("restore_patches", f"field={new}"): 1,
+            ("evaluate_field", f"field={new}"): 1,
+            ("evaluate_picking", "modality=widefield"): 1,
+            ("summarize", ""): 1,
+            ("all", ""): 1,
+        }
+    )
+
+
+def test_report_is_self_contained_html(demo_run):
+    _snakemake(demo_run, "--report", "report.html")
+    html = (demo_run / "report.html").read_text(errors="replace")
+    for expected in ("heldout.csv", "summary.png", "picking_confocal.png", "field00.png"):
+        assert expected in html, expected
+
+
+def test_unknown_config_key_stops_with_its_name(demo_run):
+    (demo_run / "bad.yaml").write_text("training:\n  epochz: 3\n")
+    result = _snakemake(demo_run, "--configfile", "bad.yaml", "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "epochz" in result.stdout + result.stderr
