@@ -9,15 +9,7 @@ import torch
 from centriole_sr.io import InputError, write_json
 from centriole_sr.model import ResidualUNet
 from centriole_sr.restore import check_pixel_size, default_overlap_px, load_model, restore_image
-
-
-def _randomised(model: ResidualUNet, seed: int = 0) -> ResidualUNet:
-    """Give every parameter random values (the untrained residual branch is zero)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(0.2 * torch.randn(parameter.shape, generator=generator))
-    return model.eval()
+from tests.test_model import _randomised
 
 
 def _one_piece(model: ResidualUNet, image: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
 
-DISPLAY_PERCENTILES = (0.5, 99.8)
+DISPLAY_PERCENTILES = (0.5, 99.95)
 
 
 def _save(figure: plt.Figure, path: str | os.PathLike) -> None:
@@ -26,6 +26,11 @@ def _save(figure: plt.Figure, path: str | os.PathLike) -> None:
 def _display(image: np.ndarray) -> np.ndarray:
     """Percentile-normalised and clipped to [0, 1]: the same contrast rule for every panel."""
     return np.clip(normalize_percentile(image, *DISPLAY_PERCENTILES), 0.0, 1.0)
+
+
+def _display_inset(crop: np.ndarray) -> np.ndarray:
+    """An inset scaled from its 0.5th percentile to its maximum, so nothing saturates."""
+    return np.clip(normalize_percentile(crop, DISPLAY_PERCENTILES[0], 100.0), 0.0, 1.0)
 
 
 def picks_figure(
@@ -85,8 +90,8 @@ def gallery_figure(
             axes[0, column].add_patch(
                 Rectangle((x - half, y - half), inset_px, inset_px, fill=False, color="cyan")
             )
-            crop = shown[y - half : y + half, x - half : x + half]
-            axes[row, column].imshow(crop, cmap="magma", vmin=0, vmax=1)
+            crop = panels[name][y - half : y + half, x - half : x + half]
+            axes[row, column].imshow(_display_inset(crop), cmap="magma", vmin=0, vmax=1)
             axes[row, column].add_patch(
                 Rectangle((2, inset_px - 4), 250 / pixel_nm, 1.2, color="white")
             )
@@ -112,5 +117,30 @@ def summary_figure(summary: pd.DataFrame, history: pd.DataFrame, path: str | os.
     axes[2].set_ylabel("L1 loss")
     axes[2].legend()
     axes[2].set_title("training curves")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def degradation_figure(
+    targets: np.ndarray,
+    inputs: np.ndarray,
+    widefield: np.ndarray,
+    path: str | os.PathLike,
+    examples: int = 6,
+) -> None:
+    """Rows: confocal patches, their degraded versions, and real widefield patches to compare."""
+    rows = {
+        "confocal patch (target)": targets[:examples],
+        "degraded (network input)": inputs[:examples],
+        "real widefield patch": widefield[:examples],
+    }
+    figure, axes = plt.subplots(3, examples, figsize=(1.8 * examples, 6), squeeze=False)
+    for row, (name, images) in enumerate(rows.items()):
+        for column in range(examples):
+            axis = axes[row, column]
+            axis.set_axis_off()
+            if column < len(images):
+                axis.imshow(_display_inset(images[column]), cmap="magma", vmin=0, vmax=1)
+        axes[row, 0].set_title(name, fontsize=9, loc="left")
     figure.tight_layout()
     _save(figure, path)

@@ -332,12 +332,16 @@ def restore_field(
     card_path: PathLike,
     pixel_nm: float,
     restoration: dict[str, Any],
+    threads: int,
     output: PathLike,
     log_path: PathLike | None = None,
 ) -> None:
     """Restore one whole widefield field; write float32 TIFF at the confocal pixel size."""
+    import torch
+
     from centriole_sr.restore import check_pixel_size, load_model, restore_image
 
+    torch.set_num_threads(threads)
     with logging_to(log_path):
         image, found_pixel_nm = io.read_field(image_path, pixel_nm)
         model, card = load_model(weights_path, card_path)
@@ -564,3 +568,18 @@ def summarize(
         log.info("\n%s", summary.to_string(index=False))
         io.write_table(table_output, summary)
         summary_figure(summary, io.read_table(history_path), figure_output)
+
+
+def degradation_examples(
+    pairs_path: PathLike,
+    widefield_patches_path: PathLike,
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Draw degraded confocal patches beside real widefield patches, for the eye."""
+    from centriole_sr.figures import degradation_figure
+
+    with logging_to(log_path):
+        pairs = load_patches(pairs_path)
+        widefield = load_patches(widefield_patches_path)["patches"]
+        degradation_figure(pairs["targets"], pairs["inputs"], widefield, output)

@@ -38,3 +38,24 @@ rule degrade_patches:
         degradation=config["degradation"],
     script:
         "../scripts/degrade_patches.py"
+
+
+rule degradation_examples:
+    input:
+        pairs=f"results/degraded/{FIELDS['confocal'][0]}.npz",
+        widefield=f"results/patches/widefield/{FIELDS['widefield'][0]}.npz",
+    output:
+        figure=report(
+            "results/degraded/examples.png",
+            caption="../report/degradation.rst",
+            category="2. Degradation",
+        ),
+    log:
+        "logs/degraded/examples.log",
+    conda:
+        "../../envs/base.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/degradation_examples.py"

@@ -12,6 +12,7 @@ pipeline.restore_field(
     snakemake.input.card,
     snakemake.params.pixel_nm,
     snakemake.params.restoration,
+    snakemake.threads,
     snakemake.output.restored,
     snakemake.log[0],
 )
