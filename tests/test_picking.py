@@ -36,13 +36,37 @@ def separated_centres(
     return np.round(np.array(centres))
 
 
-def test_downsample_factor_and_extraction_radius():
+def test_downsample_factor_and_radii():
     assert picking.downsample_factor(45.0, 90.0) == 2
     assert picking.downsample_factor(90.0, 90.0) == 1
     assert picking.downsample_factor(200.0, 90.0) == 1  # never upsamples
     assert picking.downsample_factor(30.0, 90.0) == 3
-    assert picking.extraction_radius_px(400.0, 45.0, 2) == 2  # 200 nm at 90 nm per pixel
-    assert picking.extraction_radius_px(100.0, 90.0, 2) == 1  # at least one pixel
+    assert picking.label_radius_px(400.0, 45.0, 2) == 2  # 200 nm at 90 nm per pixel
+    assert picking.label_radius_px(100.0, 90.0, 2) == 1  # at least one pixel
+    assert picking.suppression_radius_px(400.0, 45.0, 2) == 4  # a whole diameter
+    assert picking.suppression_radius_px(50.0, 90.0, 1) == 1
+
+
+def test_fluorescence_is_saturated_and_negated_for_topaz():
+    image = np.array([[0.0, 2.5], [1.0, 7.0]])
+    negated = picking.fluorescence_to_topaz(image)
+    assert negated.dtype == np.float32
+    np.testing.assert_array_equal(negated, -image)
+    ramp = np.arange(1000.0).reshape(20, 50)
+    saturated = -picking.fluorescence_to_topaz(ramp, saturate_percentile=99.0)
+    assert saturated.max() == pytest.approx(np.percentile(ramp, 99.0))
+    assert (saturated == saturated.max()).sum() == 10  # the brightest 1 % share one value
+    np.testing.assert_array_equal(saturated.ravel()[:990], ramp.ravel()[:990])
+
+
+def test_count_threshold_gives_the_expected_number_of_picks_per_field():
+    scores = [np.array([9.0, 5.0, 1.0, -3.0]), np.array([8.0, 7.0, 6.0, 0.5, -1.0])]
+    threshold = picking.count_threshold(scores, expected_per_field=2.5)  # 5 picks in all
+    assert threshold == 5.0
+    assert sum(int((s >= threshold).sum()) for s in scores) == 5
+    assert picking.count_threshold(scores, expected_per_field=100) == -3.0  # all of them
+    with pytest.raises(ValueError, match="no picks"):
+        picking.count_threshold([np.array([]), np.array([])], expected_per_field=3)
 
 
 def test_topaz_coordinates_are_exact_inverses():
@@ -175,16 +199,21 @@ def test_drop_border_picks_matches_patch_cropping():
 
 
 def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
-    """Train on 2 small fields with 6 labelled spots each; most of the 30 spots are found."""
+    """Train on 2 small fields with 6 labelled spots each; most of the 30 spots are found.
+
+    As in the pipeline: negated fields, pretrained start, count-calibrated threshold.
+    """
     rng = np.random.default_rng(3)
     factor, shape, labelled = 2, (384, 384), 6
-    radius_px = picking.extraction_radius_px(400.0, 45.0, factor)
+    radius_px = picking.label_radius_px(400.0, 45.0, factor)
+    suppression_px = picking.suppression_radius_px(400.0, 45.0, factor)
     log = tmp_path / "topaz.log"
     images, truths = {}, {}
     for field in ("field 0", "field 1"):
         truths[field] = separated_centres(shape, 30, 20.0, rng)
+        field_image = spot_field(shape, truths[field], 4.0, rng)
         picking.write_mrc(
-            tmp_path / "mrc" / f"{field}.mrc", spot_field(shape, truths[field], 4.0, rng)
+            tmp_path / "mrc" / f"{field}.mrc", picking.fluorescence_to_topaz(field_image)
         )
         images[field] = picking.preprocess(
             tmp_path / "mrc" / f"{field}.mrc", tmp_path / "pre", factor, log
@@ -207,15 +236,19 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
         log_path=log,
     )
     assert model.name == "model_epoch2.sav"
-    picks = picking.extract_picks(
-        model, images["field 1"], factor, radius_px=radius_px, threshold=-2.0, log_path=log
-    )
-    assert list(picks.columns) == ["y_px", "x_px", "score"]
-    assert picks["score"].is_monotonic_decreasing
-    best = picking.best_threshold(picks, truths["field 1"], radius_px * factor)
-    assert best["recall"] >= 0.8
-    assert best["f1"] >= 0.8
+    picks = {
+        field: picking.extract_picks(
+            model, image, factor, radius_px=suppression_px, threshold=-50.0, log_path=log
+        )
+        for field, image in images.items()
+    }
+    assert list(picks["field 1"].columns) == ["y_px", "x_px", "score"]
+    assert picks["field 1"]["score"].is_monotonic_decreasing
+    threshold = picking.count_threshold([p["score"].to_numpy() for p in picks.values()], 30)
+    for field, truth in truths.items():
+        kept = picks[field][picks[field]["score"] >= threshold][["y_px", "x_px"]].to_numpy()
+        assert picking.match_picks(kept, truth, radius_px * factor)["f1"] >= 0.85
     none = picking.extract_picks(
-        model, images["field 1"], factor, radius_px=radius_px, threshold=1e6, log_path=log
+        model, images["field 1"], factor, radius_px=suppression_px, threshold=1e6, log_path=log
     )
     assert none.empty and list(none.columns) == picking.PICK_COLUMNS

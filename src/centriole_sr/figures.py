@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from scipy.spatial.distance import cdist  # noqa: E402
 
 from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
 
@@ -41,13 +42,24 @@ def picks_figure(
     title: str,
     path: str | os.PathLike,
 ) -> None:
-    """A field with its picks (circles of the matching radius) and true centres (+)."""
-    figure, axis = plt.subplots(figsize=(7, 7))
-    axis.imshow(_display(image), cmap="gray")
-    for y_px, x_px in picks[["y_px", "x_px"]].to_numpy():
-        axis.add_patch(plt.Circle((x_px, y_px), radius_px, fill=False, color="tab:orange", lw=1))
-    if len(truth):
-        axis.plot(truth["x_px"], truth["y_px"], "+", color="tab:cyan", ms=6)
+    """A field with its picks and true centres, coloured by whether they lie within
+    ``radius_px`` of each other: matched picks, false picks and missed centres."""
+    picks_yx = picks[["y_px", "x_px"]].to_numpy(float).reshape(-1, 2)
+    truth_yx = truth[["y_px", "x_px"]].to_numpy(float).reshape(-1, 2)
+    near = cdist(picks_yx, truth_yx) <= radius_px if len(picks_yx) and len(truth_yx) else None
+    pick_matched = near.any(axis=1) if near is not None else np.zeros(len(picks_yx), bool)
+    truth_found = near.any(axis=0) if near is not None else np.zeros(len(truth_yx), bool)
+    figure, axis = plt.subplots(figsize=(8, 8))
+    axis.imshow(np.sqrt(_display(image)), cmap="gray")  # square root: dim centrioles show
+    for points, style, label in (
+        (picks_yx[pick_matched], dict(marker="o", s=160, facecolors="none", edgecolors="lime"),
+         "pick on a centriole"),
+        (picks_yx[~pick_matched], dict(marker="o", s=160, facecolors="none", edgecolors="red"),
+         "pick elsewhere"),
+        (truth_yx[~truth_found], dict(marker="x", s=60, c="yellow"), "centriole missed"),
+    ):  # fmt: skip
+        axis.scatter(points[:, 1], points[:, 0], linewidths=1.2, label=label, **style)
+    axis.legend(loc="upper right", fontsize=8, framealpha=0.7)
     axis.set_title(title)
     axis.set_axis_off()
     _save(figure, path)

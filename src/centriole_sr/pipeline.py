@@ -48,6 +48,11 @@ def logging_to(path: PathLike | None) -> Iterator[logging.Logger]:
         handler.close()
 
 
+# Topaz log-likelihood scores of real picks lie within about +-10: extraction at this
+# threshold keeps every local maximum, for calibrating the threshold on labelled fields.
+CALIBRATION_SCORE = -50.0
+
+
 def field_seed(seed: int, field: str) -> int:
     """A per-field seed that does not depend on how many fields there are."""
     return seed * 1_000_003 + zlib.crc32(field.encode())
@@ -115,13 +120,18 @@ def demo_labels(
 
 
 def convert_to_mrc(
-    image_path: PathLike, pixel_nm: float, output: PathLike, log_path: PathLike | None = None
+    image_path: PathLike,
+    pixel_nm: float,
+    saturate_percentile: float,
+    output: PathLike,
+    log_path: PathLike | None = None,
 ) -> None:
-    """Check a field and write it as float32 MRC for Topaz."""
+    """Check a field; write it saturated and negated (dark centrioles, as Topaz expects) as
+    float32 MRC."""
     with logging_to(log_path):
         image, found_pixel_nm = io.read_field(image_path, pixel_nm)
         log.info("%s: %s pixels of %.2f nm", image_path, image.shape, found_pixel_nm)
-        picking.write_mrc(output, image)
+        picking.write_mrc(output, picking.fluorescence_to_topaz(image, saturate_percentile))
 
 
 def preprocess_for_topaz(
@@ -149,11 +159,14 @@ def train_picker(
     pixel_nm: float,
     threads: int,
     output: PathLike,
+    threshold_output: PathLike,
     log_path: PathLike,
 ) -> None:
     """Train a Topaz picker for one modality from the clicked centres of its labelled ``fields``.
 
     ``all_fields`` (every field of every modality) is what the labels table is checked against.
+    The score threshold (``picking.threshold``, or with ``auto`` the one that gives
+    ``expected_per_field`` picks per labelled field) is written to ``threshold_output``.
     """
     labels = read_labels(labels_path, all_fields)
     labels = labels[(labels["modality"] == modality) & labels["field"].isin(fields)]
@@ -164,7 +177,7 @@ def train_picker(
         dict(zip(fields, map(Path, images), strict=True)),
         targets,
         work_dir,
-        radius_px=picking.extraction_radius_px(
+        radius_px=picking.label_radius_px(
             picking_config["centriole_diameter_nm"], pixel_nm, factor
         ),
         num_particles_per_image=picking_config["expected_per_field"],
@@ -174,12 +187,50 @@ def train_picker(
         threads=threads,
         log_path=log_path,
     )
+    threshold = picking_config["threshold"]
+    source = "picking.threshold in the config"
+    if threshold == "auto":
+        scores = [
+            _picks(model, image, factor, pixel_nm, picking_config, CALIBRATION_SCORE, log_path)[
+                "score"
+            ].to_numpy()
+            for image in images
+        ]
+        threshold = picking.count_threshold(scores, picking_config["expected_per_field"])
+        source = f"auto: {picking_config['expected_per_field']} picks per labelled field on average"
+    with open(log_path, "a") as handle:
+        handle.write(f"score threshold {threshold:.3f} ({source})\n")
+    io.write_json(threshold_output, {"threshold": float(threshold), "source": source})
     with io.atomic_path(output) as tmp:
         tmp.write_bytes(Path(model).read_bytes())
 
 
+def _picks(
+    model_path: PathLike,
+    image_path: PathLike,
+    factor: int,
+    pixel_nm: float,
+    picking_config: dict[str, Any],
+    threshold: float,
+    log_path: PathLike,
+) -> pd.DataFrame:
+    """Topaz picks scoring >= ``threshold``, closer ones than ``min_distance_nm`` merged."""
+    picks = picking.extract_picks(
+        model_path,
+        image_path,
+        factor,
+        radius_px=picking.suppression_radius_px(
+            picking_config["centriole_diameter_nm"], pixel_nm, factor
+        ),
+        threshold=threshold,
+        log_path=log_path,
+    )
+    return picking.merge_duplicates(picks, picking_config["min_distance_nm"] / pixel_nm)
+
+
 def pick_centrioles(
     model_path: PathLike,
+    threshold_path: PathLike,
     image_path: PathLike,
     factor: int,
     pixel_nm: float,
@@ -188,22 +239,13 @@ def pick_centrioles(
     log_path: PathLike,
 ) -> None:
     """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels."""
-    picks = picking.extract_picks(
-        model_path,
-        image_path,
-        factor,
-        radius_px=picking.extraction_radius_px(
-            picking_config["centriole_diameter_nm"], pixel_nm, factor
-        ),
-        threshold=picking_config["threshold"],
-        log_path=log_path,
-    )
-    picks = picking.merge_duplicates(picks, picking_config["min_distance_nm"] / pixel_nm)
+    threshold = io.read_json(threshold_path)["threshold"]
+    picks = _picks(model_path, image_path, factor, pixel_nm, picking_config, threshold, log_path)
     with open(log_path, "a") as handle:
         if picks.empty:
-            handle.write(f"WARNING: no picks in {image_path}; its table is empty\n")
+            handle.write(f"WARNING: no picks in {image_path} at score >= {threshold:.3f}\n")
         else:
-            handle.write(f"{len(picks)} picks kept after merging duplicates\n")
+            handle.write(f"{len(picks)} picks at score >= {threshold:.3f}\n")
     io.write_table(output, picks)
 
 
@@ -428,7 +470,7 @@ def evaluate_picking(
             io.read_table(pick_paths[0]),
             io.read_table(truth_paths[0]),
             match_radius_px,
-            f"{fields[0]}: picks (circles) vs truth (+), F1 {table.iloc[0]['f1']:.2f}",
+            f"{fields[0]}: Topaz picks against true centres, F1 {table.iloc[0]['f1']:.2f}",
             figure_output,
         )
 

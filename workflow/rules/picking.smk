@@ -8,6 +8,8 @@ rule convert_to_mrc:
         mrc=temp("results/picking/{modality}/mrc/{field}.mrc"),
     log:
         "logs/picking/convert/{modality}/{field}.log",
+    benchmark:
+        "benchmarks/picking/convert/{modality}/{field}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:
@@ -15,6 +17,7 @@ rule convert_to_mrc:
         runtime=5,
     params:
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
+        saturate_percentile=config["picking"]["saturate_percentile"],
     script:
         "../scripts/convert_to_mrc.py"
 
@@ -26,6 +29,8 @@ rule preprocess_for_topaz:
         mrc="results/picking/{modality}/preprocessed/{field}.mrc",
     log:
         "logs/picking/preprocess/{modality}/{field}.log",
+    benchmark:
+        "benchmarks/picking/preprocess/{modality}/{field}.tsv"
     conda:
         "../../envs/topaz.yaml"
     resources:
@@ -49,6 +54,7 @@ rule train_picker:
         labels=LABELS,
     output:
         model="results/picking/{modality}/picker.sav",
+        threshold="results/picking/{modality}/threshold.json",
     log:
         "logs/picking/train/{modality}.log",
     benchmark:
@@ -74,6 +80,7 @@ rule train_picker:
 rule pick_centrioles:
     input:
         model="results/picking/{modality}/picker.sav",
+        threshold="results/picking/{modality}/threshold.json",
         image="results/picking/{modality}/preprocessed/{field}.mrc",
     output:
         picks="results/picks/{modality}/{field}.tsv",

@@ -7,5 +7,9 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any co
 from centriole_sr import pipeline
 
 pipeline.convert_to_mrc(
-    snakemake.input.image, snakemake.params.pixel_nm, snakemake.output.mrc, snakemake.log[0]
+    snakemake.input.image,
+    snakemake.params.pixel_nm,
+    snakemake.params.saturate_percentile,
+    snakemake.output.mrc,
+    snakemake.log[0],
 )

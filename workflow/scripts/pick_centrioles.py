@@ -8,6 +8,7 @@ from centriole_sr import pipeline
 
 pipeline.pick_centrioles(
     snakemake.input.model,
+    snakemake.input.threshold,
     snakemake.input.image,
     snakemake.params.factor,
     snakemake.params.pixel_nm,

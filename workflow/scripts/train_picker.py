@@ -17,5 +17,6 @@ pipeline.train_picker(
     snakemake.params.pixel_nm,
     snakemake.threads,
     snakemake.output.model,
+    snakemake.output.threshold,
     snakemake.log[0],
 )
