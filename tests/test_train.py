@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from centriole_sr.io import InputError, read_json
+from centriole_sr.io import read_json
 from centriole_sr.model import ResidualUNet
 from centriole_sr.train import TrainParams, augment, split_by_field, train_model
 
@@ -161,10 +161,28 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path):
     assert all(torch.equal(whole[name], parts[name]) for name in whole)
 
 
-def test_checkpoint_of_other_settings_is_refused(tmp_path):
+def test_checkpoint_of_other_settings_or_unreadable_starts_afresh(tmp_path):
     inputs, targets, fields = _pairs()
     one_epoch = TrainParams(**{**PARAMS.__dict__, "epochs": 1})
-    train_model(inputs, targets, fields, 2, one_epoch, tmp_path, tmp_path / "c.pt", log=print)
-    with pytest.raises(InputError, match="c.pt"):
-        train_model(inputs, targets, fields, 2, PARAMS, tmp_path, tmp_path / "c.pt", log=print)
-    assert (tmp_path / "c.pt").exists()
+    train_model(inputs, targets, fields, 2, one_epoch, tmp_path / "a", tmp_path / "c.pt", log=print)
+    messages: list[str] = []
+    summary = train_model(
+        inputs, targets, fields, 2, PARAMS, tmp_path / "b", tmp_path / "c.pt", log=messages.append
+    )
+    assert "other settings or data" in messages[0]
+    assert summary["resumed_from_epoch"] == 0 and summary["epochs_run"] == PARAMS.epochs
+    train_model(
+        inputs, targets, fields, 2, PARAMS, tmp_path / "fresh", tmp_path / "f.pt", log=print
+    )
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            _weights(tmp_path / "b").values(), _weights(tmp_path / "fresh").values(), strict=True
+        )
+    )
+    (tmp_path / "c.pt").write_bytes(b"not a checkpoint")
+    messages.clear()
+    train_model(
+        inputs, targets, fields, 2, PARAMS, tmp_path / "d", tmp_path / "c.pt", log=messages.append
+    )
+    assert "unreadable" in messages[0]

@@ -116,6 +116,27 @@ def _fingerprint(params: TrainParams, scale: int, arrays: list[np.ndarray]) -> s
     return digest.hexdigest()
 
 
+def _load_checkpoint(
+    path: Path, fingerprint: str, log: Callable[[str], None]
+) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it continues this very training, else None.
+
+    One of other settings or data (the reason Snakemake reruns training) or an unreadable one
+    cannot be resumed: it is reported and replaced by the new run's first checkpoint.
+    """
+    if not path.is_file():
+        return None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # unpickling and zip errors come in many types
+        log(f"WARNING: {path} is unreadable ({error}); training starts afresh")
+        return None
+    if checkpoint.get("fingerprint") != fingerprint:
+        log(f"{path} holds a training of other settings or data; training starts afresh")
+        return None
+    return checkpoint
+
+
 def _pick_device(device: str) -> torch.device:
     """Resolve "auto" to CUDA when available; refuse "cuda" without a GPU."""
     if device == "auto":
@@ -254,19 +275,8 @@ def _train(
         "since_best": 0,
     }
     resumed_from = 0
-    if checkpoint_path.is_file():
-        try:
-            checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        except Exception as error:  # unpickling and zip errors come in many types
-            raise InputError(
-                f"{checkpoint_path}: unreadable training checkpoint ({error}); delete it to "
-                "restart training"
-            ) from error
-        if checkpoint.get("fingerprint") != fingerprint:
-            raise InputError(
-                f"{checkpoint_path}: checkpoint of other training settings or data; delete it "
-                "to restart, or restore the settings to resume"
-            )
+    checkpoint = _load_checkpoint(checkpoint_path, fingerprint, log)
+    if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
