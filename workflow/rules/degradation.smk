@@ -29,6 +29,8 @@ rule degrade_patches:
         pairs="results/degraded/{field}.npz",
     log:
         "logs/degraded/{field}.log",
+    benchmark:
+        "benchmarks/degraded/{field}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:

@@ -30,6 +30,8 @@ rule evaluate_picking:
         ),
     log:
         "logs/evaluation/picking_{modality}.log",
+    benchmark:
+        "benchmarks/evaluation/picking/{modality}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:
@@ -60,6 +62,8 @@ rule evaluate_heldout:
         rl_iterations="results/evaluation/rl_iterations.json",
     log:
         "logs/evaluation/heldout.log",
+    benchmark:
+        "benchmarks/evaluation/heldout/heldout.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2

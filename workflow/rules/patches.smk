@@ -9,6 +9,8 @@ rule extract_patches:
         patches="results/patches/{modality}/{field}.npz",
     log:
         "logs/patches/{modality}/{field}.log",
+    benchmark:
+        "benchmarks/patches/{modality}/{field}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:

@@ -35,6 +35,8 @@ rule restore_patches:
         restored="results/restored_patches/{field}.tif",
     log:
         "logs/restored_patches/{field}.log",
+    benchmark:
+        "benchmarks/restored_patches/{field}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:

@@ -1,0 +1,70 @@
+"""Print the figures of a finished pipeline run: runtime per stage, picking and restoration.
+
+Run from the project root after ``snakemake --cores all``:
+
+    .venv/bin/python tests/benchmarks/pipeline_figures.py
+
+Reads benchmarks/ (Snakemake's per-job timings) and results/evaluation/; prints Markdown
+tables, the form in which README.md quotes them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+MODALITIES = ("confocal", "widefield")
+
+
+def stage_runtimes(root: Path) -> pd.DataFrame:
+    """Jobs, summed and longest wall-clock seconds per stage.
+
+    A stage is the folder of a benchmark file under benchmarks/ without modality folders:
+    benchmarks/picking/extract/confocal/field00.tsv counts for picking/extract.
+    """
+    rows = []
+    for path in sorted((root / "benchmarks").rglob("*.tsv")):
+        folders = path.relative_to(root / "benchmarks").parent.parts
+        stage = "/".join(part for part in folders if part not in MODALITIES)
+        rows.append({"stage": stage, "s": float(pd.read_csv(path, sep="\t")["s"].iloc[0])})
+    if not rows:
+        raise SystemExit(f"no benchmark files under {root / 'benchmarks'}: run the pipeline first")
+    table = pd.DataFrame(rows)
+    return (
+        table.groupby("stage", sort=False)["s"]
+        .agg(jobs="count", total_s="sum", longest_s="max")
+        .reset_index()
+    )
+
+
+def picking_scores(root: Path) -> pd.DataFrame:
+    """Precision, recall and F1 over all fields of each modality."""
+    rows = []
+    for path in sorted((root / "results/evaluation").glob("picking_*.csv")):
+        table = pd.read_csv(path)
+        overall = table[table["field"] == "all"].iloc[0]
+        rows.append(
+            {
+                "modality": path.stem.removeprefix("picking_"),
+                "fields": len(table) - 1,
+                **{k: overall[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main(root: Path) -> None:
+    print("## Runtime per stage (s)\n")
+    print(stage_runtimes(root).to_markdown(index=False, floatfmt=".1f"))
+    print("\n## Picking against ground truth\n")
+    print(picking_scores(root).to_markdown(index=False, floatfmt=".2f"))
+    summary = pd.read_csv(root / "results/evaluation/summary.csv")
+    columns = ["dataset", "method", "psnr_db_mean", "psnr_db_std", "ssim_mean", "ssim_std"]
+    print("\n## Restoration (mean ± std over patches or fields)\n")
+    print(summary[columns + ["psnr_db_count"]].to_markdown(index=False, floatfmt=".3f"))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())
