@@ -17,6 +17,23 @@ from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
 
 DISPLAY_PERCENTILES = (0.5, 99.95)
 
+# How tables name the methods (keys) and how figures show them (values).
+METHOD_LABELS = {
+    "bicubic": "widefield (bicubic)",
+    "richardson_lucy": "Richardson-Lucy",
+    "wiener": "Wiener",
+    "network": "network",
+    "confocal_acquisition": "confocal acquisition",
+}
+
+
+def method_label(method: str, rl_iterations: int | None = None) -> str:
+    """The figure label of a method key; Richardson-Lucy with its iterations when given."""
+    label = METHOD_LABELS.get(method, method)
+    if method == "richardson_lucy" and rl_iterations is not None:
+        label += f" ({rl_iterations} it.)"
+    return label
+
 
 def _save(figure: plt.Figure, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
@@ -88,7 +105,9 @@ def gallery_figure(
         if inset_px <= y * scale < height - inset_px and inset_px <= x * scale < width - inset_px
     ][:insets]
     rows = 1 + len(centres)
-    figure, axes = plt.subplots(rows, len(names), figsize=(3 * len(names), 3 * rows), squeeze=False)
+    figure, axes = plt.subplots(
+        rows, len(names), figsize=(2.6 * len(names), 2.6 * rows), squeeze=False
+    )
     half = inset_px // 2
     bar_px = 1000 / pixel_nm
     for column, name in enumerate(names):
@@ -114,15 +133,29 @@ def gallery_figure(
 
 
 def summary_figure(summary: pd.DataFrame, history: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Mean PSNR and SSIM per method and data set, and the training curves."""
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    """Mean ± std of PSNR and SSIM per method (one row each) and data set, and the training
+    curves. Axes span the data, not zero: the differences between methods are what matters."""
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4), width_ratios=(1, 1, 1.1))
+    methods = [m for m in METHOD_LABELS if m in set(summary["method"])]
+    methods += sorted(set(summary["method"]) - set(methods))
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    offsets = np.linspace(-0.15, 0.15, len(datasets)) if len(datasets) > 1 else [0.0]
     for axis, metric in zip(axes[:2], ("psnr_db", "ssim"), strict=True):
-        table = summary.pivot(index="method", columns="dataset", values=f"{metric}_mean")
-        errors = summary.pivot(index="method", columns="dataset", values=f"{metric}_std")
-        table.plot.bar(ax=axis, yerr=errors, rot=20, capsize=3)
-        axis.set_ylabel({"psnr_db": "PSNR (dB)", "ssim": "SSIM"}[metric])
-        axis.set_xlabel("")
-        axis.legend(fontsize=8)
+        for index, (offset, dataset) in enumerate(zip(offsets, datasets, strict=True)):
+            rows = summary[summary["dataset"] == dataset].set_index("method")
+            shown = [m for m in methods if m in rows.index]
+            axis.errorbar(
+                rows.loc[shown, f"{metric}_mean"],
+                [methods.index(m) + offset for m in shown],
+                xerr=rows.loc[shown, f"{metric}_std"],
+                fmt="o", capsize=3, color=f"C{index}", label=dataset,
+            )  # fmt: skip
+        axis.set_yticks(range(len(methods)), [METHOD_LABELS.get(m, m) for m in methods])
+        axis.invert_yaxis()
+        axis.grid(axis="x", alpha=0.3)
+        axis.set_xlabel({"psnr_db": "PSNR (dB), higher is better", "ssim": "SSIM"}[metric])
+    axes[0].legend(fontsize=8, loc="lower left")
+    axes[1].tick_params(labelleft=False)
     axes[2].plot(history["epoch"], history["train_loss"], label="training L1")
     axes[2].plot(history["epoch"], history["val_loss"], label="validation L1")
     axes[2].set_xlabel("epoch")

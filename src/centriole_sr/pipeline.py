@@ -53,6 +53,10 @@ def logging_to(path: PathLike | None) -> Iterator[logging.Logger]:
 CALIBRATION_SCORE = -50.0
 
 
+# Noise-to-signal balance of the Wiener baseline (images normalised to [0, 1]).
+WIENER_BALANCE = 0.1
+
+
 def field_seed(seed: int, field: str) -> int:
     """A per-field seed that does not depend on how many fields there are."""
     return seed * 1_000_003 + zlib.crc32(field.encode())
@@ -507,7 +511,7 @@ def evaluate_heldout(
             "richardson_lucy": lambda i: baselines.richardson_lucy_gaussian(
                 upsampled[i], sigma_px, iterations
             ),
-            "wiener": lambda i: baselines.wiener_gaussian(upsampled[i], sigma_px, 0.1),
+            "wiener": lambda i: baselines.wiener_gaussian(upsampled[i], sigma_px, WIENER_BALANCE),
         }
         rows = [
             {
@@ -542,7 +546,7 @@ def evaluate_field(
 ) -> None:
     """Restored field, bicubic and Richardson-Lucy against the reference when there is one."""
     from centriole_sr import baselines
-    from centriole_sr.figures import gallery_figure
+    from centriole_sr.figures import gallery_figure, method_label
     from centriole_sr.metrics import restoration_metrics
 
     with logging_to(log_path):
@@ -552,25 +556,27 @@ def evaluate_field(
         scale = int(sigmas["scale"])
         iterations = int(io.read_json(rl_path)["iterations"])
         bicubic = baselines.bicubic_upsample(io.normalize_percentile(widefield), scale)
-        panels = {
-            "widefield (bicubic)": bicubic,
-            f"Richardson-Lucy ({iterations} it.)": baselines.richardson_lucy_gaussian(
-                bicubic, sigmas["sigma_degradation_confocal_px"], iterations
-            ),
+        sigma_px = sigmas["sigma_degradation_confocal_px"]
+        images = {
+            "bicubic": bicubic,
+            "richardson_lucy": baselines.richardson_lucy_gaussian(bicubic, sigma_px, iterations),
+            "wiener": baselines.wiener_gaussian(bicubic, sigma_px, WIENER_BALANCE),
             "network": restored,
         }
         if confocal_path is not None:
-            panels["confocal acquisition"] = io.read_field(confocal_path, confocal_pixel_nm)[0]
+            images["confocal_acquisition"] = io.read_field(confocal_path, confocal_pixel_nm)[0]
         reference = None
         if reference_path is not None:
             reference = io.read_field(reference_path, confocal_pixel_nm)[0]
-            panels["reference (noise-free confocal)"] = reference
         rows = []
-        for name, image in panels.items():
-            row: dict[str, Any] = {"field": field, "method": name}
-            if reference is not None and not name.startswith("reference"):
+        for method, image in images.items():
+            row: dict[str, Any] = {"field": field, "method": method}
+            if reference is not None:
                 row.update(restoration_metrics(image, reference))
             rows.append(row)
+        panels = {method_label(method, iterations): image for method, image in images.items()}
+        if reference is not None:
+            panels["reference (noise-free confocal)"] = reference
         table = pd.DataFrame(rows)
         if reference is None:
             log.warning("%s: no reference image; metrics left empty", field)
