@@ -96,8 +96,15 @@ def field_references(wildcards):
 
 
 def all_outputs():
-    """Every final product: restored fields, evaluation tables and figures."""
-    outputs = expand("results/restored/{field}.tif", field=FIELDS["widefield"])
+    """Every final product: picks, the trained model, restored fields, evaluation tables and
+    figures. Listing the model keeps a deleted or failed model from passing as up to date.
+    """
+    outputs = [f"results/picks/{m}/{f}.tsv" for m in MODALITIES for f in FIELDS[m]]
+    outputs += ["results/psf/sigma.json"]
+    outputs += expand(
+        "results/model/{name}", name=["weights.pt", "card.json", "history.tsv"]
+    )
+    outputs += expand("results/restored/{field}.tif", field=FIELDS["widefield"])
     outputs += expand("results/restored_patches/{field}.tif", field=FIELDS["widefield"])
     outputs += ["results/evaluation/heldout.csv", "results/evaluation/summary.csv"]
     outputs += ["results/degraded/examples.png"]
