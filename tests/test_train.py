@@ -1,5 +1,7 @@
 """Tests of training: field split, augmentation, outputs, determinism and resume."""
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,29 +133,14 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path):
         if message.startswith("epoch 1/"):
             raise _Killed
 
+    in_parts = functools.partial(
+        train_model, inputs, targets, fields, 2, PARAMS, tmp_path / "parts", tmp_path / "parts.pt"
+    )
     with pytest.raises(_Killed):
-        train_model(
-            inputs,
-            targets,
-            fields,
-            2,
-            PARAMS,
-            tmp_path / "parts",
-            tmp_path / "parts.pt",
-            log=kill_after_first_epoch,
-        )
+        in_parts(log=kill_after_first_epoch)
     assert not (tmp_path / "parts" / "weights.pt").exists()
     messages = []
-    summary = train_model(
-        inputs,
-        targets,
-        fields,
-        2,
-        PARAMS,
-        tmp_path / "parts",
-        tmp_path / "parts.pt",
-        log=messages.append,
-    )
+    summary = in_parts(log=messages.append)
     assert summary["resumed_from_epoch"] == 1
     assert messages[0].startswith("resuming")
     assert len(pd.read_csv(tmp_path / "parts" / "history.tsv", sep="\t")) == 3
