@@ -57,3 +57,7 @@ def test_labels_naming_unknown_fields_stop(tmp_path):
     path.write_text("field\tx_px\ty_px\tmodality\na\t1\t2\tconfocal\nzz\t3\t4\twidefield\n")
     with pytest.raises(InputError, match="widefield/zz"):
         read_labels(path, {"confocal": ["a"], "widefield": ["b"]})
+    # a picker reads only its own fields' labels and ignores the rest
+    some = read_labels(path, {"confocal": ["a"]}, strict=False)
+    assert some[["field", "modality", "x_px", "y_px"]].values.tolist() == [["a", "confocal", 1, 2]]
+    assert read_labels(path, {"widefield": ["b"]}, strict=False).empty

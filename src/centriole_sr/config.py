@@ -48,11 +48,14 @@ def check_config(config: dict[str, Any]) -> None:
                 )
 
 
-def read_labels(path: str | os.PathLike, fields: dict[str, list[str]]) -> pd.DataFrame:
+def read_labels(
+    path: str | os.PathLike, fields: dict[str, list[str]], *, strict: bool = True
+) -> pd.DataFrame:
     """Read clicked centres (field, x_px, y_px[, modality]); CSV or TSV, x = column.
 
     Without a modality column a label applies to every modality that has the field.
-    Labels naming a field that no modality has stop with an error naming them.
+    Labels naming a field that no modality of ``fields`` has stop with an error naming them;
+    with ``strict=False`` they are left out (for reading the labels of a few fields only).
     """
     table = read_table(path)
     missing = [column for column in LABEL_COLUMNS if column not in table.columns]
@@ -78,9 +81,11 @@ def read_labels(path: str | os.PathLike, fields: dict[str, list[str]]) -> pd.Dat
             ],
             ignore_index=True,
         )
-    if unknown:
+    if unknown and strict:
         raise InputError(f"{path}: labels name unknown field(s): {', '.join(unknown)}")
-    return table[["field", "modality", "x_px", "y_px"]]
+    pairs = zip(table["modality"], table["field"], strict=True)
+    known = [name in fields.get(modality, ()) for modality, name in pairs]
+    return table[known][["field", "modality", "x_px", "y_px"]].reset_index(drop=True)
 
 
 def labelled_fields_by_modality(

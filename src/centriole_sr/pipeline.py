@@ -155,7 +155,6 @@ def preprocess_for_topaz(
 def train_picker(
     images: Sequence[PathLike],
     fields: Sequence[str],
-    all_fields: dict[str, list[str]],
     labels_path: PathLike,
     modality: str,
     factor: int,
@@ -168,12 +167,12 @@ def train_picker(
 ) -> None:
     """Train a Topaz picker for one modality from the clicked centres of its labelled ``fields``.
 
-    ``all_fields`` (every field of every modality) is what the labels table is checked against.
+    Labels of other fields are ignored here (the workflow checks the whole table at start), so
+    that adding a field never retrains a picker.
     The score threshold (``picking.threshold``, or with ``auto`` the one that gives
     ``expected_per_field`` picks per labelled field) is written to ``threshold_output``.
     """
-    labels = read_labels(labels_path, all_fields)
-    labels = labels[(labels["modality"] == modality) & labels["field"].isin(fields)]
+    labels = read_labels(labels_path, {modality: list(fields)}, strict=False)
     targets = picking.labels_to_targets(labels, factor)
     work_dir = Path(output).parent / "train"
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -67,11 +67,10 @@ rule train_picker:
         runtime=60,
     params:
         fields=lambda wildcards: LABELLED[wildcards.modality],
-        all_fields=FIELDS,
         factor=lambda wildcards: downsample_factor(
             PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
         ),
-        picking=config["picking"],
+        picking=settings("picking"),
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
     script:
         "../scripts/train_picker.py"
@@ -99,6 +98,6 @@ rule pick_centrioles:
             PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
         ),
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
-        picking=config["picking"],
+        picking=settings("picking"),
     script:
         "../scripts/pick_centrioles.py"

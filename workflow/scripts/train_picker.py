@@ -9,7 +9,6 @@ from centriole_sr import pipeline
 pipeline.train_picker(
     snakemake.input.images,
     snakemake.params.fields,
-    snakemake.params.all_fields,
     snakemake.input.labels,
     snakemake.wildcards.modality,
     snakemake.params.factor,
