@@ -17,6 +17,7 @@ from .conftest import ROOT
 
 pytestmark = pytest.mark.workflow
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+RESTORE_RULES = ("restore_field", "restore_patches", "evaluate_field")
 
 
 def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -87,8 +88,13 @@ def test_restored_field_is_at_the_confocal_pixel_size(demo_run):
 def test_field_evaluation_compares_with_the_reference(demo_run):
     table = pd.read_csv(demo_run / "results/evaluation/fields/field00.csv")
     scored = table.dropna(subset=["psnr_db"]).set_index("method")
-    assert "network" in scored.index and "confocal acquisition" in scored.index
+    assert set(scored.index) == {
+        "bicubic", "richardson_lucy", "wiener", "network", "confocal_acquisition"
+    }  # fmt: skip
     assert (scored["ssim"] > 0).all()
+    # the same method names as the held-out table, so that the two can be compared
+    heldout = set(pd.read_csv(demo_run / "results/evaluation/heldout.csv")["method"])
+    assert heldout <= set(scored.index)
     summary = pd.read_csv(demo_run / "results/evaluation/summary.csv")
     assert set(summary["dataset"]) == {"held-out degraded pairs", "widefield fields"}
 
@@ -100,6 +106,7 @@ def test_rerun_does_nothing(demo_run):
 def test_new_widefield_field_reruns_only_its_picking_restoration_and_evaluation(demo_run):
     config = yaml.safe_load((demo_run / "tiny.yaml").read_text())
     config["demo"]["widefield_fields"] += 1
+    # safe_dump sorts the keys: reordered config keys must not rerun anything either
     (demo_run / "more.yaml").write_text(yaml.safe_dump(config))
     new = "field03"
     assert planned_jobs(demo_run, "--configfile", "more.yaml") == Counter(
@@ -117,6 +124,29 @@ def test_new_widefield_field_reruns_only_its_picking_restoration_and_evaluation(
             ("all", ""): 1,
         }
     )
+
+
+def test_missing_model_or_new_training_setting_retrains_and_rerestores_only(demo_run):
+    retrain = Counter(
+        {
+            ("train_model", ""): 1,
+            ("evaluate_heldout", ""): 1,
+            ("summarize", ""): 1,
+            ("all", ""): 1,
+            **{(rule, f"field=field0{i}"): 1 for i in range(3) for rule in RESTORE_RULES},
+        }
+    )
+    config = yaml.safe_load((demo_run / "tiny.yaml").read_text())
+    config["training"]["learning_rate"] = 5e-4
+    (demo_run / "slower.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(demo_run, "--configfile", "slower.yaml") == retrain
+    weights = demo_run / "results/model/weights.pt"
+    moved = weights.with_suffix(".moved")
+    weights.rename(moved)
+    try:
+        assert planned_jobs(demo_run) == retrain
+    finally:
+        moved.rename(weights)
 
 
 def test_report_is_self_contained_html(demo_run):

@@ -62,6 +62,12 @@ PIXEL_NM = {
 }
 
 
+def settings(section):
+    """A config section with its keys sorted, for params. Snakemake compares params as written;
+    sorted, reordering the keys of a config file reruns nothing."""
+    return dict(sorted(config[section].items()))
+
+
 def field_image(wildcards):
     """The TIFF of one field of one modality."""
     return os.path.join(IMAGE_FOLDER[wildcards.modality], f"{wildcards.field}.tif")

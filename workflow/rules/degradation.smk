@@ -16,7 +16,7 @@ rule psf_sigma:
         mem_mb=500,
         runtime=5,
     params:
-        optics=config["optics"],
+        optics=settings("optics"),
     script:
         "../scripts/psf_sigma.py"
 
@@ -37,7 +37,7 @@ rule degrade_patches:
         mem_mb=2000,
         runtime=5,
     params:
-        degradation=config["degradation"],
+        degradation=settings("degradation"),
     script:
         "../scripts/degrade_patches.py"
 

@@ -28,7 +28,7 @@ rule simulate_demo:
                 "clutter_per_field",
             )
         },
-        optics=config["optics"],
+        optics=settings("optics"),
     script:
         "../scripts/simulate_demo.py"
 
@@ -51,6 +51,6 @@ rule demo_labels:
     params:
         labels_per_field=config["demo"]["labels_per_field"],
         seed=config["demo"]["seed"],
-        optics=config["optics"],
+        optics=settings("optics"),
     script:
         "../scripts/demo_labels.py"

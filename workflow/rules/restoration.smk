@@ -20,7 +20,7 @@ rule restore_field:
         runtime=30,
         gpu=config.get("resources", {}).get("gpu", 0),
     params:
-        restoration=config["restoration"],
+        restoration=settings("restoration"),
         pixel_nm=PIXEL_NM["widefield"],
     script:
         "../scripts/restore_field.py"

@@ -21,8 +21,8 @@ rule train_model:
         runtime=120,
         gpu=config.get("resources", {}).get("gpu", 0),
     params:
-        training=config["training"],
-        optics=config["optics"],
+        training=settings("training"),
+        optics=settings("optics"),
         checkpoint="results/model/resume/checkpoint.pt",
     script:
         "../scripts/train_model.py"
