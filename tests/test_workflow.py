@@ -65,12 +65,13 @@ def test_picking_finds_the_centrioles(demo_run):
         assert overall["precision"] > 0.6, (modality, overall.to_dict())
 
 
-def test_network_beats_bicubic_on_held_out_pairs(demo_run):
+def test_network_beats_every_baseline_on_held_out_pairs(demo_run):
     table = pd.read_csv(demo_run / "results/evaluation/heldout.csv")
     assert set(table["method"]) == {"network", "bicubic", "richardson_lucy", "wiener"}
     means = table.groupby("method")["psnr_db"].mean()
     assert np.isfinite(means).all()
-    assert means["network"] > means["bicubic"], means.to_dict()
+    best_baseline = means.drop("network").max()
+    assert means["network"] > best_baseline + 0.5, means.to_dict()  # +1.4 dB measured
     card = yaml.safe_load((demo_run / "results/model/card.json").read_text())
     assert set(table["field"]) == set(card["training"]["val_fields"])
 
