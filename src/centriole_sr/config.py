@@ -68,9 +68,10 @@ def read_labels(
         raise InputError(f"{path}: no labels; click a few centrioles per field (Fiji or napari)")
     table["field"] = table["field"].astype(str)
     if "modality" in table.columns:
-        known = {(modality, name) for modality, names in fields.items() for name in names}
-        pairs = zip(table["modality"], table["field"], strict=True)
-        unknown = sorted({f"{m}/{name}" for m, name in pairs if (m, name) not in known})
+        pairs = list(zip(table["modality"], table["field"], strict=True))
+        known = [name in fields.get(modality, ()) for modality, name in pairs]
+        unknown = sorted({f"{m}/{n}" for (m, n), ok in zip(pairs, known, strict=True) if not ok})
+        table = table[known]
     else:
         every_field = {name for names in fields.values() for name in names}
         unknown = sorted(set(table["field"]) - every_field)
@@ -83,9 +84,7 @@ def read_labels(
         )
     if unknown and strict:
         raise InputError(f"{path}: labels name unknown field(s): {', '.join(unknown)}")
-    pairs = zip(table["modality"], table["field"], strict=True)
-    known = [name in fields.get(modality, ()) for modality, name in pairs]
-    return table[known][["field", "modality", "x_px", "y_px"]].reset_index(drop=True)
+    return table[["field", "modality", "x_px", "y_px"]].reset_index(drop=True)
 
 
 def labelled_fields_by_modality(
