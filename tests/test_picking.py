@@ -144,6 +144,8 @@ def test_match_picks_finds_the_assignment_that_matches_most():
     picks = np.array([[0.0, 1.0], [0.0, -0.9]])
     truth = np.array([[0.0, 0.0], [0.0, 2.0]])
     assert picking.match_picks(picks, truth, radius_px=1.0)["f1"] == 1.0
+    pick_index, truth_index = picking.matched_pairs(picks, truth, radius_px=1.0)
+    assert dict(zip(pick_index.tolist(), truth_index.tolist(), strict=True)) == {0: 1, 1: 0}
 
 
 def test_match_picks_with_nothing_on_one_side():

@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
-from scipy.spatial.distance import cdist  # noqa: E402
 
 from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
+from centriole_sr.picking import matched_pairs  # noqa: E402
 
 DISPLAY_PERCENTILES = (0.5, 99.95)
 
@@ -59,13 +59,13 @@ def picks_figure(
     title: str,
     path: str | os.PathLike,
 ) -> None:
-    """A field with its picks and true centres, coloured by whether they lie within
-    ``radius_px`` of each other: matched picks, false picks and missed centres."""
+    """A field with its picks and true centres, matched one-to-one within ``radius_px`` as
+    the picking table counts them: matched picks, false picks and missed centres."""
     picks_yx = picks[["y_px", "x_px"]].to_numpy(float).reshape(-1, 2)
     truth_yx = truth[["y_px", "x_px"]].to_numpy(float).reshape(-1, 2)
-    near = cdist(picks_yx, truth_yx) <= radius_px if len(picks_yx) and len(truth_yx) else None
-    pick_matched = near.any(axis=1) if near is not None else np.zeros(len(picks_yx), bool)
-    truth_found = near.any(axis=0) if near is not None else np.zeros(len(truth_yx), bool)
+    pick_index, truth_index = matched_pairs(picks_yx, truth_yx, radius_px)
+    pick_matched = np.isin(np.arange(len(picks_yx)), pick_index)
+    truth_found = np.isin(np.arange(len(truth_yx)), truth_index)
     figure, axis = plt.subplots(figsize=(8, 8))
     axis.imshow(np.sqrt(_display(image)), cmap="gray")  # square root: dim centrioles show
     for points, style, label in (

@@ -295,23 +295,30 @@ def drop_border_picks(
     return picks[inside].reset_index(drop=True)
 
 
-def match_picks(picks_yx: np.ndarray, truth_yx: np.ndarray, radius_px: float) -> dict[str, float]:
-    """One-to-one matching of picks to true centres within ``radius_px`` (optimal assignment).
-
-    Returns tp, fp, fn, precision, recall and f1 (0 where undefined).
-    """
+def matched_pairs(
+    picks_yx: np.ndarray, truth_yx: np.ndarray, radius_px: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matching of picks to true centres within ``radius_px`` (optimal assignment):
+    the indices of the matched picks and of their true centres."""
     picks_yx = np.asarray(picks_yx, float).reshape(-1, 2)
     truth_yx = np.asarray(truth_yx, float).reshape(-1, 2)
-    tp = 0
-    if len(picks_yx) and len(truth_yx):
-        distance = cdist(picks_yx, truth_yx)
-        allowed = distance <= radius_px
-        # Forbidden pairs cost more than any set of allowed ones: the assignment first
-        # maximises the number of matches, then minimises their total distance.
-        cost = np.where(allowed, distance, (radius_px + 1) * (min(distance.shape) + 1))
-        rows, cols = linear_sum_assignment(cost)
-        tp = int(allowed[rows, cols].sum())
-    fp, fn = len(picks_yx) - tp, len(truth_yx) - tp
+    if not (len(picks_yx) and len(truth_yx)):
+        return np.zeros(0, int), np.zeros(0, int)
+    distance = cdist(picks_yx, truth_yx)
+    allowed = distance <= radius_px
+    # Forbidden pairs cost more than any set of allowed ones: the assignment first
+    # maximises the number of matches, then minimises their total distance.
+    cost = np.where(allowed, distance, (radius_px + 1) * (min(distance.shape) + 1))
+    rows, cols = linear_sum_assignment(cost)
+    kept = allowed[rows, cols]
+    return rows[kept], cols[kept]
+
+
+def match_picks(picks_yx: np.ndarray, truth_yx: np.ndarray, radius_px: float) -> dict[str, float]:
+    """Counts of :func:`matched_pairs`: tp, fp, fn, precision, recall and f1 (0 where
+    undefined)."""
+    tp = len(matched_pairs(picks_yx, truth_yx, radius_px)[0])
+    fp, fn = len(np.reshape(picks_yx, (-1, 2))) - tp, len(np.reshape(truth_yx, (-1, 2))) - tp
     precision = tp / max(tp + fp, 1)
     recall = tp / max(tp + fn, 1)
     f1 = 2 * precision * recall / (precision + recall) if tp else 0.0

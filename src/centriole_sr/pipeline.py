@@ -543,7 +543,7 @@ def evaluate_field(
     confocal_path: PathLike | None = None,
     log_path: PathLike | None = None,
 ) -> None:
-    """Restored field, bicubic and Richardson-Lucy against the reference when there is one."""
+    """Restored field, bicubic, Richardson-Lucy and Wiener against the reference if there is one."""
     from centriole_sr import baselines
     from centriole_sr.figures import gallery_figure, method_label
     from centriole_sr.metrics import restoration_metrics
