@@ -200,19 +200,12 @@ def test_drop_border_picks_matches_patch_cropping():
     assert kept["y_px"].tolist() == [9.5, 90.4, 50.0]
 
 
-def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
-    """Train on 2 small fields with 6 labelled spots each; most of the 30 spots are found.
-
-    As in the pipeline: negated fields, pretrained start, count-calibrated threshold.
-    """
+def _topaz_fields(tmp_path, factor, log, shape=(384, 384), count=30):
+    """Two spot fields as Topaz sees them (negated, preprocessed); their paths and centres."""
     rng = np.random.default_rng(3)
-    factor, shape, labelled = 2, (384, 384), 6
-    radius_px = picking.label_radius_px(400.0, 45.0, factor)
-    suppression_px = picking.suppression_radius_px(400.0, 45.0, factor)
-    log = tmp_path / "topaz.log"
     images, truths = {}, {}
     for field in ("field 0", "field 1"):
-        truths[field] = separated_centres(shape, 30, 20.0, rng)
+        truths[field] = separated_centres(shape, count, 20.0, rng)
         field_image = spot_field(shape, truths[field], 4.0, rng)
         picking.write_mrc(
             tmp_path / "mrc" / f"{field}.mrc", picking.fluorescence_to_topaz(field_image)
@@ -220,6 +213,45 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
         images[field] = picking.preprocess(
             tmp_path / "mrc" / f"{field}.mrc", tmp_path / "pre", factor, log
         )
+    return images, truths
+
+
+def test_topaz_training_is_reproducible_for_a_seed(tmp_path):
+    """Same seed, same picker, bit for bit (Topaz seeds parts of its sampling from the OS)."""
+    log = tmp_path / "topaz.log"
+    images, truths = _topaz_fields(tmp_path, 2, log, shape=(192, 192), count=8)
+    labels = pd.concat(
+        pd.DataFrame({"field": field, "x_px": yx[:, 1], "y_px": yx[:, 0]})
+        for field, yx in truths.items()
+    )
+    models = [
+        picking.train_picker(
+            images,
+            picking.labels_to_targets(labels, 2),
+            tmp_path / f"model{run}",
+            radius_px=2,
+            num_particles_per_image=8,
+            num_epochs=1,
+            epoch_size=3,
+            seed=7,
+            threads=1,
+            log_path=log,
+        )
+        for run in range(2)
+    ]
+    assert models[0].read_bytes() == models[1].read_bytes()
+
+
+def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
+    """Train on 2 small fields with 6 labelled spots each; most of the 30 spots are found.
+
+    As in the pipeline: negated fields, pretrained start, count-calibrated threshold.
+    """
+    factor, labelled = 2, 6
+    radius_px = picking.label_radius_px(400.0, 45.0, factor)
+    suppression_px = picking.suppression_radius_px(400.0, 45.0, factor)
+    log = tmp_path / "topaz.log"
+    images, truths = _topaz_fields(tmp_path, factor, log)
     labels = pd.concat(
         pd.DataFrame({"field": field, "x_px": yx[:labelled, 1], "y_px": yx[:labelled, 0]})
         for field, yx in truths.items()

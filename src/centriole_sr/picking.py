@@ -33,13 +33,28 @@ PICK_COLUMNS = ["y_px", "x_px", "score"]
 TARGET_COLUMNS = ["image_name", "x_coord", "y_coord"]
 CURVE_COLUMNS = ["threshold", "precision", "recall", "f1"]
 
-# Topaz has no seed option: this runs its command-line entry point after seeding the
-# generators it draws from (model initialisation, minibatch sampling, augmentation).
-_SEEDED_TOPAZ = (
-    "import random, sys; import numpy, torch; seed = int(sys.argv.pop(1)); "
-    "random.seed(seed); numpy.random.seed(seed); torch.manual_seed(seed); "
-    "sys.argv[0] = 'topaz'; from topaz.main import main; sys.exit(main())"
-)
+# Topaz has no seed option. This runs its command-line entry point after seeding every
+# generator it draws from: Python's, NumPy's and PyTorch's global ones (model initialisation,
+# minibatch order), numpy.random.default_rng() (crop sampling and flips in
+# topaz/utils/data/memory_mapped_data.py, otherwise seeded from the OS: each call gets the
+# next child of the seed), and the augmentation sampler that seeds itself from the process id
+# (topaz/utils/data/sampler.py). With these, training is reproducible run to run.
+_SEEDED_TOPAZ = """
+import random, sys, types
+import numpy, torch
+seed = int(sys.argv.pop(1))
+random.seed(seed)
+numpy.random.seed(seed)
+torch.manual_seed(seed)
+children = numpy.random.SeedSequence(seed)
+unseeded_rng = numpy.random.default_rng
+numpy.random.default_rng = lambda s=None: unseeded_rng(children.spawn(1)[0] if s is None else s)
+import topaz.utils.data.sampler as sampler
+sampler.os = types.SimpleNamespace(getpid=lambda: seed)
+sys.argv[0] = "topaz"
+from topaz.main import main
+sys.exit(main())
+"""
 
 
 class TopazError(RuntimeError):
@@ -197,18 +212,27 @@ def train_picker(
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("model_epoch*.sav"):
         old.unlink()
-    # Topaz globs the image folder and splits file lists on white space: give it a clean
-    # folder of links named after the fields.
+    # Topaz reads a folder in directory order (which varies from folder to folder, and with it
+    # the sampling) and splits file lists on white space: give it a sorted list of links with
+    # plain names, image000.mrc, image001.mrc, ...
+    staged_name = {field: f"image{index:03d}" for index, field in enumerate(sorted(images))}
     with tempfile.TemporaryDirectory(prefix="topaz_train_") as staging:
-        image_dir = Path(staging) / "images"
-        image_dir.mkdir()
-        for field, path in images.items():
-            (image_dir / f"{field}.mrc").symlink_to(Path(path).resolve())
+        image_list = pd.DataFrame(
+            {
+                "image_name": list(staged_name.values()),
+                "path": [str(Path(staging) / f"{name}.mrc") for name in staged_name.values()],
+            }
+        )
+        for field, link in zip(staged_name, image_list["path"], strict=True):
+            Path(link).symlink_to(Path(images[field]).resolve())
+        list_path = Path(staging) / "images.txt"
+        image_list.to_csv(list_path, sep="\t", index=False)
         targets_path = Path(staging) / "targets.txt"
-        targets[TARGET_COLUMNS].to_csv(targets_path, sep="\t", index=False)
+        staged_targets = targets.assign(image_name=targets["image_name"].map(staged_name))
+        staged_targets[TARGET_COLUMNS].to_csv(targets_path, sep="\t", index=False)
         args = [
             "train",
-            "--train-images", str(image_dir), "--image-ext", ".mrc",
+            "--train-images", str(list_path),
             "--train-targets", str(targets_path),
             "-n", str(num_particles_per_image),
             "-r", str(radius_px),
