@@ -18,7 +18,7 @@ rule restore_field:
     resources:
         mem_mb=8000,
         runtime=30,
-        gpu=config.get("resources", {}).get("gpu", 0),
+        gpu=1,
     params:
         restoration=settings("restoration"),
         pixel_nm=PIXEL_NM["widefield"],

@@ -19,7 +19,7 @@ rule train_model:
     resources:
         mem_mb=8000,
         runtime=120,
-        gpu=config.get("resources", {}).get("gpu", 0),
+        gpu=1,
     params:
         training=settings("training"),
         optics=settings("optics"),
