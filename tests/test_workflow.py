@@ -1,11 +1,6 @@
 """The whole DAG on the tiny config, then the job sets Snakemake plans after changes."""
 
-import re
-import shutil
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,48 +8,10 @@ import pytest
 import tifffile
 import yaml
 
-from .conftest import ROOT
+from .conftest import new_widefield_field_jobs, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 RESTORE_RULES = ("restore_field", "restore_patches", "evaluate_field")
-
-
-def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [*SNAKEMAKE, "--cores", "2", "--configfile", "tiny.yaml", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stderr[-6000:]}")
-    return result
-
-
-def planned_jobs(workdir: Path, *args: str) -> Counter:
-    """(rule, wildcards) of every job a dry run plans."""
-    output = _snakemake(workdir, "--dry-run", *args).stdout
-    jobs = Counter()
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
-        match = re.match(r"(?:local)?rule (\w+):", block)
-        if match:
-            wildcards = re.search(r"\n\s+wildcards: (.*)", block)
-            jobs[(match.group(1), wildcards.group(1) if wildcards else "")] += 1
-    return jobs
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("tiny")
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(ROOT / name, workdir / name)
-    for name in ("workflow", "envs"):
-        shutil.copytree(ROOT / name, workdir / name)
-    shutil.copy(ROOT / "tests/config/tiny.yaml", workdir / "tiny.yaml")
-    _snakemake(workdir)
-    return workdir
 
 
 def test_picking_finds_the_centrioles(demo_run):
@@ -110,20 +67,8 @@ def test_new_widefield_field_reruns_only_its_picking_restoration_and_evaluation(
     # safe_dump sorts the keys: reordered config keys must not rerun anything either
     (demo_run / "more.yaml").write_text(yaml.safe_dump(config))
     new = "field03"
-    assert planned_jobs(demo_run, "--configfile", "more.yaml") == Counter(
-        {
-            ("simulate_demo", f"field={new}"): 1,
-            ("convert_to_mrc", f"modality=widefield, field={new}"): 1,
-            ("preprocess_for_topaz", f"modality=widefield, field={new}"): 1,
-            ("pick_centrioles", f"modality=widefield, field={new}"): 1,
-            ("extract_patches", f"modality=widefield, field={new}"): 1,
-            ("restore_field", f"field={new}"): 1,
-            ("restore_patches", f"field={new}"): 1,
-            ("evaluate_field", f"field={new}"): 1,
-            ("evaluate_picking", "modality=widefield"): 1,
-            ("summarize", ""): 1,
-            ("all", ""): 1,
-        }
+    assert planned_jobs(demo_run, configfiles=("tiny.yaml", "more.yaml")) == (
+        new_widefield_field_jobs(new) + Counter({("simulate_demo", f"field={new}"): 1})
     )
 
 
@@ -140,7 +85,7 @@ def test_missing_model_or_new_training_setting_retrains_and_rerestores_only(demo
     config = yaml.safe_load((demo_run / "tiny.yaml").read_text())
     config["training"]["learning_rate"] = 5e-4
     (demo_run / "slower.yaml").write_text(yaml.safe_dump(config))
-    assert planned_jobs(demo_run, "--configfile", "slower.yaml") == retrain
+    assert planned_jobs(demo_run, configfiles=("tiny.yaml", "slower.yaml")) == retrain
     weights = demo_run / "results/model/weights.pt"
     moved = weights.with_suffix(".moved")
     weights.rename(moved)
@@ -151,7 +96,7 @@ def test_missing_model_or_new_training_setting_retrains_and_rerestores_only(demo
 
 
 def test_report_is_self_contained_html(demo_run):
-    _snakemake(demo_run, "--report", "report.html")
+    snakemake(demo_run, "--report", "report.html")
     html = (demo_run / "report.html").read_text(errors="replace")
     for expected in ("heldout.csv", "summary.png", "picking_confocal.png", "field00.png"):
         assert expected in html, expected
@@ -159,6 +104,6 @@ def test_report_is_self_contained_html(demo_run):
 
 def test_unknown_config_key_stops_with_its_name(demo_run):
     (demo_run / "bad.yaml").write_text("training:\n  epochz: 3\n")
-    result = _snakemake(demo_run, "--configfile", "bad.yaml", "--dry-run", check=False)
+    result = snakemake(demo_run, "--dry-run", configfiles=("tiny.yaml", "bad.yaml"), check=False)
     assert result.returncode != 0
     assert "epochz" in result.stdout + result.stderr
