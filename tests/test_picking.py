@@ -200,8 +200,9 @@ def test_drop_border_picks_matches_patch_cropping():
     assert kept["y_px"].tolist() == [9.5, 90.4, 50.0]
 
 
-def _topaz_fields(tmp_path, factor, log, shape=(384, 384), count=30):
-    """Two spot fields as Topaz sees them (negated, preprocessed); their paths and centres."""
+def _topaz_fields(tmp_path, factor, log, shape=(384, 384), count=30, labelled=6):
+    """Two spot fields as Topaz sees them (negated, preprocessed): their paths, their centres
+    and a labels table of the first `labelled` centres of each."""
     rng = np.random.default_rng(3)
     images, truths = {}, {}
     for field in ("field 0", "field 1"):
@@ -213,17 +214,17 @@ def _topaz_fields(tmp_path, factor, log, shape=(384, 384), count=30):
         images[field] = picking.preprocess(
             tmp_path / "mrc" / f"{field}.mrc", tmp_path / "pre", factor, log
         )
-    return images, truths
+    labels = pd.concat(
+        pd.DataFrame({"field": field, "x_px": yx[:labelled, 1], "y_px": yx[:labelled, 0]})
+        for field, yx in truths.items()
+    )
+    return images, truths, labels
 
 
 def test_topaz_training_is_reproducible_for_a_seed(tmp_path):
     """Same seed, same picker, bit for bit (Topaz seeds parts of its sampling from the OS)."""
     log = tmp_path / "topaz.log"
-    images, truths = _topaz_fields(tmp_path, 2, log, shape=(192, 192), count=8)
-    labels = pd.concat(
-        pd.DataFrame({"field": field, "x_px": yx[:, 1], "y_px": yx[:, 0]})
-        for field, yx in truths.items()
-    )
+    images, _, labels = _topaz_fields(tmp_path, 2, log, shape=(192, 192), count=8, labelled=8)
     models = [
         picking.train_picker(
             images,
@@ -247,15 +248,11 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
 
     As in the pipeline: negated fields, pretrained start, count-calibrated threshold.
     """
-    factor, labelled = 2, 6
+    factor = 2
     radius_px = picking.label_radius_px(400.0, 45.0, factor)
     suppression_px = picking.suppression_radius_px(400.0, 45.0, factor)
     log = tmp_path / "topaz.log"
-    images, truths = _topaz_fields(tmp_path, factor, log)
-    labels = pd.concat(
-        pd.DataFrame({"field": field, "x_px": yx[:labelled, 1], "y_px": yx[:labelled, 0]})
-        for field, yx in truths.items()
-    )
+    images, truths, labels = _topaz_fields(tmp_path, factor, log)
     model = picking.train_picker(
         images,
         picking.labels_to_targets(labels, factor),
