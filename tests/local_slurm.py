@@ -9,6 +9,7 @@ scheduled as on a GPU cluster. Without slurmdbd, `sacct --completion` reads the 
 log (jobcomp/filetxt), and squeue keeps finished jobs for an hour (MinJobAge).
 """
 
+import functools
 import os
 import shutil
 import signal
@@ -53,8 +54,10 @@ def _install_reason() -> str | None:
     return None
 
 
+@functools.cache
 def unavailable_reason() -> str | None:
-    """Why a local Slurm cannot run here (None when it can), installing it where missing."""
+    """Why a local Slurm cannot run here (None when it can), installing it where missing.
+    Checked once per process: the answer is asked for again when tests are skipped."""
     if os.geteuid() != 0:
         return "slurmd must run as root to start jobs, and this user is not root"
     reason = _install_reason()

@@ -32,6 +32,11 @@ from tests.local_slurm import SLURM, LocalSlurm, unavailable_reason  # noqa: E40
 ACQUISITIONS = {"confocal": "confocal", "widefield": "widefield", "confocal_clean": "reference"}
 
 
+def new_field_files(new: str) -> tuple[str, ...]:
+    """The files of widefield field `new` under the acquisitions folder."""
+    return (f"widefield/{new}.tif", f"reference/{new}.tif", f"truth/widefield/{new}.tsv")
+
+
 def make_acquisitions(config: Path, folder: Path) -> str:
     """Simulate the demo's fields into `folder` (a user's layout); hold back the last widefield
     field in folder/new; return its name."""
@@ -46,7 +51,7 @@ def make_acquisitions(config: Path, folder: Path) -> str:
         shutil.copytree(demo / "truth", folder / "truth")
         shutil.copy(demo / "labels.tsv", folder / "labels.tsv")
     new = sorted((folder / "widefield").glob("*.tif"))[-1].stem
-    for relative in (f"widefield/{new}.tif", f"reference/{new}.tif", f"truth/widefield/{new}.tsv"):
+    for relative in new_field_files(new):
         (folder / "new" / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).rename(folder / "new" / relative)
     return new
@@ -78,14 +83,13 @@ def time_runs(config: Path, acquisitions: Path, new: str, workdir: Path, executo
     (workdir / "benchmark.yaml").write_text(yaml.safe_dump(settings))
     times = {"full run": _snakemake(workdir, executor)}
     times["no change"] = _snakemake(workdir, executor)
-    for relative in (f"widefield/{new}.tif", f"reference/{new}.tif", f"truth/widefield/{new}.tsv"):
+    for relative in new_field_files(new):
         shutil.copy(acquisitions / "new" / relative, acquisitions / relative)
     try:
         times["one new widefield field"] = _snakemake(workdir, executor)
     finally:
-        for relative in (f"widefield/{new}.tif", f"reference/{new}.tif"):
+        for relative in new_field_files(new):
             (acquisitions / relative).unlink()
-        (acquisitions / f"truth/widefield/{new}.tsv").unlink()
     return times
 
 
