@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 import tifffile
 
-from centriole_sr.io import InputError, atomic_path, normalize_percentile, read_field, write_tiff
+from centriole_sr.io import (
+    InputError,
+    atomic_path,
+    denormalize_percentile,
+    normalize_percentile,
+    read_field,
+    stored_dtype,
+    write_tiff,
+)
 
 
 def test_tiff_round_trip_keeps_pixel_size(tmp_path):
@@ -70,3 +78,26 @@ def test_normalize_percentile_maps_percentiles_to_zero_and_one():
     normalised = normalize_percentile(image, 1.0, 99.0)
     assert np.percentile(normalised, 1.0) == pytest.approx(0.0, abs=1e-5)
     assert np.percentile(normalised, 99.0) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_denormalize_inverts_normalize_on_the_input_scale(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.integers(100, 4000, (50, 40)).astype(np.uint16)
+    back = denormalize_percentile(normalize_percentile(image), image, image.dtype)
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, image)
+    # integer types are clipped to their range, floats are not
+    wide = denormalize_percentile(np.array([-5.0, 0.5, 5.0], np.float32), image, np.uint8)
+    assert wide.tolist()[0] == 0 and wide.tolist()[2] == 255
+    assert denormalize_percentile(np.array([5.0]), image, np.float32)[0] > 4000
+
+
+@pytest.mark.parametrize(
+    ("dtype", "stored"),
+    [(np.uint8, np.uint8), (np.uint16, np.uint16), (np.int16, np.int16), (np.float64, np.float32)],
+)
+def test_write_tiff_keeps_imagej_types(tmp_path, dtype, stored):
+    image = np.arange(12, dtype=dtype).reshape(3, 4)
+    write_tiff(tmp_path / "image.tif", image, 45.0)
+    assert stored_dtype(tmp_path / "image.tif") == stored
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "image.tif"), image)

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from centriole_sr.model import ResidualUNet
+from centriole_sr.io import InputError
+from centriole_sr.model import ResidualUNet, pick_device
 
 
 def _randomised(model: ResidualUNet, seed: int = 0) -> ResidualUNet:
@@ -56,3 +57,14 @@ def test_constructor_args_rebuild_the_architecture():
     clone = ResidualUNet(**model.constructor_args())
     clone.load_state_dict(model.state_dict())
     assert clone.receptive_field_px == model.receptive_field_px
+
+
+def test_pick_device_names_the_config_key():
+    assert pick_device("cpu", "restoration.device") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device("auto", "restoration.device").type == expected
+    with pytest.raises(InputError, match="restoration.device must be"):
+        pick_device("gpu", "restoration.device")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="training.device is 'cuda' but no CUDA GPU"):
+            pick_device("cuda", "training.device")

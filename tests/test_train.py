@@ -8,10 +8,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
+from skimage.metrics import structural_similarity
 
 from centriole_sr.io import read_json
 from centriole_sr.model import ResidualUNet
-from centriole_sr.train import TrainParams, augment, split_by_field, train_model
+from centriole_sr.train import (
+    TrainParams,
+    augment,
+    split_by_field,
+    ssim_torch,
+    train_model,
+    training_loss,
+)
 
 
 def _pairs(n: int = 24, size_px: int = 16, seed: int = 0):
@@ -60,6 +68,20 @@ def test_augmentation_transforms_input_and_target_alike():
     aug_in, aug_tg = augment(inputs, targets, np.random.default_rng(1))
     assert np.array_equal(aug_tg, np.kron(aug_in, np.ones((1, 2, 2), np.float32)))
     assert not np.array_equal(aug_in, inputs)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05, 0.3])
+def test_ssim_loss_term_is_scikit_image_ssim(noise):
+    rng = np.random.default_rng(0)
+    target = ndimage.gaussian_filter(rng.random((41, 36)), 2).astype(np.float32)
+    prediction = (target + noise * rng.standard_normal(target.shape)).astype(np.float32)
+    expected = structural_similarity(prediction, target, data_range=1.0)
+    as_tensor = [torch.from_numpy(image)[None, None] for image in (prediction, target)]
+    assert float(ssim_torch(*as_tensor)) == pytest.approx(expected, abs=1e-4)
+    l1 = float(F.l1_loss(*as_tensor))
+    assert float(training_loss(*as_tensor, 0.0)) == pytest.approx(l1)
+    mixed = float(training_loss(*as_tensor, 0.5))
+    assert mixed == pytest.approx(0.5 * l1 + 0.5 * (1 - expected), abs=1e-4)
 
 
 def test_training_writes_outputs_and_learns(tmp_path):

@@ -107,3 +107,29 @@ def test_unknown_config_key_stops_with_its_name(demo_run):
     result = snakemake(demo_run, "--dry-run", configfiles=("tiny.yaml", "bad.yaml"), check=False)
     assert result.returncode != 0
     assert "epochz" in result.stdout + result.stderr
+
+
+def test_restored_field_can_keep_the_input_type_and_intensity_scale(demo_run, tmp_path):
+    from centriole_sr import io, pipeline
+
+    photons, _ = io.read_field(demo_run / "results/demo/widefield/field00.tif")
+    camera = np.clip(np.rint(4 * photons + 100), 0, 65535).astype(np.uint16)
+    field = tmp_path / "field00 (camera counts).tif"
+    io.write_tiff(field, camera, 90.0)
+    model = [demo_run / "results/model/weights.pt", demo_run / "results/model/card.json"]
+    restoration = {"tile_px": 96, "batch_size": 4, "device": "cpu"}
+    outputs = {}
+    for output_dtype in ("float32", "input"):
+        outputs[output_dtype] = tmp_path / f"restored {output_dtype}.tif"
+        settings = {**restoration, "output_dtype": output_dtype}
+        pipeline.restore_field(field, *model, 90.0, settings, 2, outputs[output_dtype])
+    as_float, pixel_nm = io.read_field(outputs["float32"])
+    assert io.stored_dtype(outputs["input"]) == np.uint16
+    as_camera = tifffile.imread(outputs["input"])
+    assert pixel_nm == pytest.approx(45.0, rel=1e-4)
+    np.testing.assert_array_equal(
+        as_camera, io.denormalize_percentile(as_float, camera.astype(np.float32), np.uint16)
+    )
+    low, high = np.percentile(camera, [1, 99.8])
+    assert low - 50 < np.median(as_camera) < high  # on the camera's scale, not 0..1
+    assert as_camera.max() > np.median(camera)

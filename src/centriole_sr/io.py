@@ -39,15 +39,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+IMAGEJ_INTEGERS = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
+
+
 def write_tiff(path: str | os.PathLike, image: np.ndarray, pixel_nm: float) -> None:
-    """Write a float32 ImageJ TIFF whose calibration (µm per pixel) opens in Fiji and napari."""
+    """Write an ImageJ TIFF whose calibration (µm per pixel) opens in Fiji and napari.
+
+    uint8, uint16 and int16 images keep their type; any other is written as float32.
+    """
     if pixel_nm <= 0:
         raise ValueError(f"pixel size must be > 0 nm, got {pixel_nm}")
     pixel_um = pixel_nm / 1000.0
+    dtype = image.dtype if image.dtype in IMAGEJ_INTEGERS else np.dtype(np.float32)
     with atomic_path(path) as tmp:
         tifffile.imwrite(
             tmp,
-            np.ascontiguousarray(image, dtype=np.float32),
+            np.ascontiguousarray(image, dtype=dtype),
             imagej=True,
             resolution=(1.0 / pixel_um, 1.0 / pixel_um),
             metadata={"unit": "um", "axes": "YX" if image.ndim == 2 else "ZYX"},
@@ -182,3 +189,30 @@ def normalize_percentile(
     """
     lo, hi = np.percentile(image, [low, high])
     return ((image - lo) / max(float(hi - lo), eps)).astype(np.float32)
+
+
+def denormalize_percentile(
+    normalized: np.ndarray,
+    reference: np.ndarray,
+    dtype: np.dtype | str,
+    low: float = 1.0,
+    high: float = 99.8,
+) -> np.ndarray:
+    """Map 0 and 1 back to the ``low`` and ``high`` percentiles of ``reference``, as ``dtype``.
+
+    The inverse of :func:`normalize_percentile` on ``reference``'s intensity scale;
+    integer types are rounded and clipped to their range.
+    """
+    lo, hi = np.percentile(reference, [low, high])
+    image = normalized.astype(np.float64) * (hi - lo) + lo
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        image = np.clip(np.rint(image), info.min, info.max)
+    return image.astype(dtype)
+
+
+def stored_dtype(path: str | os.PathLike) -> np.dtype:
+    """Pixel type of the image stored in a TIFF file (without reading its pixels)."""
+    with tifffile.TiffFile(path) as tif:
+        return tif.series[0].dtype

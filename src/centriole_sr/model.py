@@ -10,7 +10,7 @@ training stuck at the bicubic image (no gradient reaches the other layers).
 Size: the pipeline's default is 16 base channels and depth 2: 0.12 M parameters,
 about 30 k multiply-adds per input pixel, a receptive field of 52 input pixels (4.7 µm
 at 90 nm: a centriole of about 400 nm plus its surroundings). On 2 CPU cores it
-restores about 1.2 s per widefield megapixel (the target is <= 2 s) and trains in
+restores about 1.3 s per widefield megapixel (the target is <= 2 s) and trains in
 minutes on a few hundred 32x32 patches. 32 base channels (0.49 M parameters) reached
 the same quality in a 2-minute synthetic test but restore about 3.5 times slower;
 depth 3 doubles the receptive field for wider haze.
@@ -25,6 +25,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from centriole_sr.io import InputError
+
+
+def pick_device(device: str, key: str) -> torch.device:
+    """Resolve "auto" to CUDA when available; refuse "cuda" without a GPU (``key`` names the
+    config setting in the message)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"{key} is 'cuda' but no CUDA GPU is visible; use 'auto' or 'cpu'")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"{key} must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    return torch.device(device)
 
 
 def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:

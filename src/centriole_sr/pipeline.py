@@ -10,8 +10,9 @@ import contextlib
 import logging
 import os
 import shutil
+import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -371,6 +372,22 @@ def train_network(
         )
 
 
+def _progress_logger(what: str) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback that logs each tenth with elapsed time and ETA."""
+    start = time.perf_counter()
+    logged_tenths = [0]
+
+    def progress(done: int, total: int) -> None:
+        tenths = 10 * done // total
+        if tenths > logged_tenths[0]:
+            logged_tenths[0] = tenths
+            seconds = time.perf_counter() - start
+            eta_s = seconds * (total - done) / done
+            log.info("%s %d/%d (%.0f s, ETA %.0f s)", what, done, total, seconds, eta_s)
+
+    return progress
+
+
 def restore_field(
     image_path: PathLike,
     weights_path: PathLike,
@@ -381,9 +398,14 @@ def restore_field(
     output: PathLike,
     log_path: PathLike | None = None,
 ) -> None:
-    """Restore one whole widefield field; write float32 TIFF at the confocal pixel size."""
+    """Restore one whole widefield field; write a TIFF at the confocal pixel size.
+
+    The TIFF holds float32 on the normalised scale, or with ``output_dtype: input`` the
+    input's pixel type on its intensity scale (see :func:`io.denormalize_percentile`).
+    """
     import torch
 
+    from centriole_sr.model import pick_device
     from centriole_sr.restore import check_pixel_size, load_model, restore_image
 
     torch.set_num_threads(threads)
@@ -391,16 +413,32 @@ def restore_field(
         image, found_pixel_nm = io.read_field(image_path, pixel_nm)
         model, card = load_model(weights_path, card_path)
         check_pixel_size(card, found_pixel_nm)
+        device = pick_device(restoration["device"], "restoration.device")
         scale = int(card["scale"])
+        log.info("%s: %s on %s, %d threads", image_path, image.shape, device, threads)
+        start = time.perf_counter()
         restored = restore_image(
             model,
             io.normalize_percentile(image),
             scale,
             tile_px=restoration["tile_px"],
             batch_size=restoration["batch_size"],
+            device=device,
+            progress=_progress_logger("tiles"),
         )
+        if restoration["output_dtype"] == "input":
+            restored = io.denormalize_percentile(restored, image, io.stored_dtype(image_path))
         io.write_tiff(output, restored, found_pixel_nm / scale)
-        log.info("%s: %s -> %s", image_path, image.shape, restored.shape)
+        megapixels = image.size / 1e6
+        seconds = time.perf_counter() - start
+        log.info(
+            "%s -> %s %s in %.1f s (%.2f s per input megapixel)",
+            image.shape,
+            restored.shape,
+            restored.dtype,
+            seconds,
+            seconds / megapixels,
+        )
 
 
 def restore_field_patches(

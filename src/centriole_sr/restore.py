@@ -120,14 +120,15 @@ def restore_image(
     tile_px: int = 256,
     overlap_px: int | None = None,
     batch_size: int = 4,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Restore a normalised (y, x) widefield image of any size; returns (y*scale, x*scale).
 
     ``tile_px`` and ``overlap_px`` are in input pixels (rounded to multiples of
     2**depth); ``overlap_px`` defaults to :func:`default_overlap_px`. Tiles are run in
-    batches of ``batch_size``; ``progress(done, total)`` is called after each batch.
+    batches of ``batch_size``, in mixed precision on CUDA; ``progress(done, total)`` is
+    called after each batch.
     """
     if image.ndim != 2:
         raise ValueError(f"expected a 2D (y, x) image, got shape {image.shape}")
@@ -167,8 +168,9 @@ def restore_image(
     tiles = [(ty, tx) for ty in weights[0] for tx in weights[1]]
     tiles.sort(key=lambda t: (t[0][1] - t[0][0], t[1][1] - t[1][0]))  # equal shapes together
     output = np.zeros((height * scale, width * scale), np.float32)
+    device = torch.device(device)
     model = model.to(device).eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast(device.type, enabled=device.type == "cuda"):
         for first in range(0, len(tiles), batch_size):
             group = tiles[first : first + batch_size]
             shapes = {(b0 - a0, b1 - a1) for (a0, b0, _), (a1, b1, _) in group}

@@ -1,10 +1,10 @@
 """Train the residual U-Net on degraded -> confocal pairs, resumably and reproducibly.
 
 Validation holds out whole fields (never patches of a training field). Training uses
-the L1 loss, Adam with a per-step cosine learning-rate schedule, random flips and 90°
-rotations applied identically to input and target, mixed precision on CUDA, and is
-deterministic on the CPU for a seed. A checkpoint written after every epoch lets an
-interrupted run continue exactly where it stopped.
+the L1 loss (optionally mixed with 1 - SSIM), Adam with a per-step cosine learning-rate
+schedule, random flips and 90° rotations applied identically to input and target, mixed
+precision on CUDA, and is deterministic on the CPU for a seed. A checkpoint written after
+every epoch lets an interrupted run continue exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from centriole_sr.io import InputError, atomic_path, normalize_percentile, write_json, write_table
-from centriole_sr.model import ResidualUNet
+from centriole_sr.model import ResidualUNet, pick_device
 
 # Settings that change neither the result nor its meaning: a checkpoint stays valid.
 RESUMABLE_CHANGES = ("max_minutes", "threads", "device")
@@ -54,6 +54,7 @@ class TrainParams:
     early_stopping_patience: epochs without a better validation loss before stopping.
     threads: CPU threads for torch. device: "auto" (CUDA when present), "cpu" or "cuda".
     base_channels, depth: the architecture (see :class:`ResidualUNet`).
+    ssim_weight: share of (1 - SSIM) in the loss, the rest L1 (0: L1 only).
     """
 
     epochs: int = 80
@@ -67,6 +68,7 @@ class TrainParams:
     device: str = "auto"
     base_channels: int = 16
     depth: int = 2
+    ssim_weight: float = 0.0
 
 
 def split_by_field(
@@ -137,15 +139,36 @@ def _load_checkpoint(
     return checkpoint
 
 
-def _pick_device(device: str) -> torch.device:
-    """Resolve "auto" to CUDA when available; refuse "cuda" without a GPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("training.device is 'cuda' but no CUDA GPU is visible; use 'auto'")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"training.device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    return torch.device(device)
+def ssim_torch(prediction: torch.Tensor, target: torch.Tensor, data_range: float = 1.0):
+    """Mean SSIM of (n, 1, h, w) batches, as scikit-image computes it by default.
+
+    7x7 uniform windows wholly inside the image, sample covariance, K1 = 0.01, K2 = 0.03:
+    the same number as :func:`skimage.metrics.structural_similarity`, differentiable.
+    """
+    window_px = 7
+    n_px = window_px**2
+    covariance_norm = n_px / (n_px - 1)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+
+    def local_mean(image: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(image, window_px, stride=1)
+
+    mean_p, mean_t = local_mean(prediction), local_mean(target)
+    var_p = covariance_norm * (local_mean(prediction * prediction) - mean_p * mean_p)
+    var_t = covariance_norm * (local_mean(target * target) - mean_t * mean_t)
+    cov = covariance_norm * (local_mean(prediction * target) - mean_p * mean_t)
+    ssim_map = ((2 * mean_p * mean_t + c1) * (2 * cov + c2)) / (
+        (mean_p**2 + mean_t**2 + c1) * (var_p + var_t + c2)
+    )
+    return ssim_map.mean()  # the valid windows: scikit-image's map cropped by (7 - 1) / 2
+
+
+def training_loss(prediction: torch.Tensor, target: torch.Tensor, ssim_weight: float):
+    """(1 - w) * L1 + w * (1 - SSIM): plain L1 for w = 0."""
+    loss = F.l1_loss(prediction, target)
+    if ssim_weight > 0:
+        loss = (1 - ssim_weight) * loss + ssim_weight * (1 - ssim_torch(prediction, target))
+    return loss
 
 
 def _evaluate(
@@ -216,7 +239,7 @@ def train_model(
     clashes = sorted(set(card_extra or {}) & set(CARD_KEYS))
     if clashes:
         raise ValueError(f"card_extra may not override the card's own keys {clashes}")
-    device = _pick_device(params.device)
+    device = pick_device(params.device, "training.device")
     use_amp = device.type == "cuda"
     if device.type == "cpu":
         torch.set_num_threads(params.threads)
@@ -303,7 +326,7 @@ def _train(
             y = torch.from_numpy(batch_tg[:, None]).to(device)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, enabled=use_amp):
-                loss = F.l1_loss(model(x).float(), y)
+                loss = training_loss(model(x).float(), y, params.ssim_weight)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
