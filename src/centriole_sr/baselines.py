@@ -75,7 +75,7 @@ def best_rl_iterations(
     inputs_upsampled: np.ndarray,
     targets: np.ndarray,
     sigma_px: float,
-    candidates: Sequence[int] = (5, 10, 20, 30, 50),
+    candidates: Sequence[int] = (1, 2, 3, 5, 10, 20, 30, 50),
 ) -> int:
     """The iteration count with the best mean PSNR (centriole_sr.metrics) on these pairs."""
     if len(inputs_upsampled) == 0 or len(candidates) == 0:

@@ -24,6 +24,7 @@ METHOD_LABELS = {
     "wiener": "Wiener",
     "network": "network",
     "confocal_acquisition": "confocal acquisition",
+    "noise_free_confocal": "noise-free confocal",
 }
 
 
@@ -135,7 +136,7 @@ def gallery_figure(
 def summary_figure(summary: pd.DataFrame, history: pd.DataFrame, path: str | os.PathLike) -> None:
     """Mean ± std of PSNR and SSIM per method (one row each) and data set, and the training
     curves. Axes span the data, not zero: the differences between methods are what matters."""
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4), width_ratios=(1, 1, 1.1))
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.4), width_ratios=(1, 1, 1.1))
     methods = [m for m in METHOD_LABELS if m in set(summary["method"])]
     methods += sorted(set(summary["method"]) - set(methods))
     datasets = list(dict.fromkeys(summary["dataset"]))
@@ -154,7 +155,8 @@ def summary_figure(summary: pd.DataFrame, history: pd.DataFrame, path: str | os.
         axis.invert_yaxis()
         axis.grid(axis="x", alpha=0.3)
         axis.set_xlabel({"psnr_db": "PSNR (dB), higher is better", "ssim": "SSIM"}[metric])
-    axes[0].legend(fontsize=8, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(datasets), frameon=False)
     axes[1].tick_params(labelleft=False)
     axes[2].plot(history["epoch"], history["train_loss"], label="training L1")
     axes[2].plot(history["epoch"], history["val_loss"], label="validation L1")
@@ -162,7 +164,7 @@ def summary_figure(summary: pd.DataFrame, history: pd.DataFrame, path: str | os.
     axes[2].set_ylabel("L1 loss")
     axes[2].legend()
     axes[2].set_title("training curves")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     _save(figure, path)
 
 

@@ -516,6 +516,29 @@ def evaluate_picking(
         )
 
 
+def _noise_free_patches(
+    fields: np.ndarray,
+    clean_paths: Sequence[PathLike],
+    patch_paths: Sequence[PathLike],
+    size_px: int,
+) -> np.ndarray | None:
+    """The noise-free confocal patches at the centres of ``fields``' pairs, in their order.
+
+    None unless every field has a noise-free image (demo) and a confocal patch table.
+    """
+    clean_by_field = {Path(path).stem: path for path in clean_paths}
+    patches_by_field = {Path(path).stem: path for path in patch_paths}
+    ordered = list(dict.fromkeys(fields.tolist()))
+    if not all(f in clean_by_field and f in patches_by_field for f in ordered):
+        return None
+    stacks = []
+    for field in ordered:
+        image, _ = io.read_field(clean_by_field[field])
+        centres = load_patches(patches_by_field[field])["centres_yx_px"]
+        stacks.append(extract_patches(image, centres, size_px, "pad")[0])  # kept centres only
+    return np.concatenate(stacks)
+
+
 def evaluate_heldout(
     pair_paths: Sequence[PathLike],
     weights_path: PathLike,
@@ -525,8 +548,18 @@ def evaluate_heldout(
     table_output: PathLike,
     rl_output: PathLike,
     log_path: PathLike | None = None,
+    clean_paths: Sequence[PathLike] = (),
+    patch_paths: Sequence[PathLike] = (),
 ) -> None:
-    """Network, bicubic, Richardson-Lucy and Wiener on the validation fields' degraded pairs."""
+    """Network, bicubic, Richardson-Lucy and Wiener on the validation fields' degraded pairs.
+
+    Each is scored against the confocal patch (target "confocal"). Where noise-free
+    confocal images of the fields exist (``clean_paths``, the demo; ``patch_paths`` give
+    the patch centres), each is also scored against the noise-free patch (target
+    "noise-free confocal"), and the noise-free patch itself against the confocal one
+    (method "noise_free_confocal": the best any method can score there, as the target is
+    noisy). Richardson-Lucy's iteration count is tuned on the best target available.
+    """
     from centriole_sr import baselines
     from centriole_sr.metrics import restoration_metrics
     from centriole_sr.restore import load_model, restore_image
@@ -539,8 +572,14 @@ def evaluate_heldout(
         held_out = np.isin(fields, card["training"]["val_fields"])
         inputs, targets, fields = inputs[held_out], targets[held_out], fields[held_out]
         log.info("%d held-out pairs from %s", len(inputs), sorted(set(fields)))
+        clean = _noise_free_patches(fields, clean_paths, patch_paths, targets.shape[-1])
+        references = {"confocal": targets}
+        if clean is not None:
+            references["noise-free confocal"] = clean
+        log.info("scored against: %s", ", ".join(references))
         upsampled = np.stack([baselines.bicubic_upsample(x, scale) for x in inputs])
-        iterations = baselines.best_rl_iterations(upsampled, targets, sigma_px, rl_candidates)
+        tuning = clean if clean is not None else targets
+        iterations = baselines.best_rl_iterations(upsampled, tuning, sigma_px, rl_candidates)
         log.info("Richardson-Lucy: best of %s is %d iterations", list(rl_candidates), iterations)
         methods = {
             "network": lambda i: restore_image(model, inputs[i], scale),
@@ -550,18 +589,27 @@ def evaluate_heldout(
             ),
             "wiener": lambda i: baselines.wiener_gaussian(upsampled[i], sigma_px, WIENER_BALANCE),
         }
-        rows = [
-            {
-                "field": fields[i],
-                "pair": i,
-                "method": name,
-                **restoration_metrics(method(i), targets[i]),
-            }
-            for i in range(len(inputs))
-            for name, method in methods.items()
-        ]
+        if clean is not None:
+            methods["noise_free_confocal"] = lambda i: clean[i]
+        rows = []
+        for i in range(len(inputs)):
+            for name, method in methods.items():
+                prediction = method(i)
+                for target_name, reference in references.items():
+                    if name == "noise_free_confocal" and target_name != "confocal":
+                        continue
+                    rows.append(
+                        {
+                            "field": fields[i],
+                            "pair": i,
+                            "target": target_name,
+                            "method": name,
+                            **restoration_metrics(prediction, reference[i]),
+                        }
+                    )
         table = pd.DataFrame(rows)
-        log.info("\n%s", table.groupby("method")[["psnr_db", "ssim", "nrmse"]].mean())
+        means = table.groupby(["target", "method"], sort=False)[["psnr_db", "ssim", "nrmse"]]
+        log.info("\n%s", means.mean())
         io.write_table(table_output, table)
         io.write_json(rl_output, {"iterations": int(iterations), "candidates": list(rl_candidates)})
 
@@ -623,6 +671,13 @@ def evaluate_field(
         gallery_figure(panels, picks, scale, confocal_pixel_nm, field, gallery_output)
 
 
+HELDOUT_DATASETS = {
+    "confocal": "held-out degraded pairs",
+    "noise-free confocal": "held-out degraded pairs, noise-free target",
+}
+"""The summary's data set name of each target of the held-out table."""
+
+
 def summarize(
     field_paths: Sequence[PathLike],
     heldout_path: PathLike,
@@ -637,7 +692,10 @@ def summarize(
     with logging_to(log_path):
         fields = pd.concat([io.read_table(path) for path in field_paths], ignore_index=True)
         heldout = io.read_table(heldout_path)
-        parts = [heldout.assign(dataset="held-out degraded pairs")]
+        parts = [
+            heldout[heldout["target"] == target].assign(dataset=dataset)
+            for target, dataset in HELDOUT_DATASETS.items()
+        ]
         if "psnr_db" in fields.columns:
             parts.append(fields.dropna(subset=["psnr_db"]).assign(dataset="widefield fields"))
         combined = pd.concat(parts, ignore_index=True)

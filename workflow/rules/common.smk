@@ -101,6 +101,19 @@ def field_references(wildcards):
     return references
 
 
+def noise_free_confocal(wildcards):
+    """The demo's noise-free confocal images and the confocal patch centres: the held-out
+    pairs are then also scored against noise-free targets. Real data has none."""
+    if not DEMO:
+        return {}
+    return {
+        "clean": expand(REFERENCE, field=FIELDS["confocal"]),
+        "patches": expand(
+            "results/patches/confocal/{field}.npz", field=FIELDS["confocal"]
+        ),
+    }
+
+
 def all_outputs():
     """Every final product: picks, the trained model, restored fields, evaluation tables and
     figures. Listing the model keeps a deleted or failed model from passing as up to date.

@@ -48,6 +48,7 @@ rule evaluate_picking:
 
 rule evaluate_heldout:
     input:
+        unpack(noise_free_confocal),
         pairs=expand("results/degraded/{field}.npz", field=FIELDS["confocal"]),
         weights="results/model/weights.pt",
         card="results/model/card.json",

@@ -15,4 +15,6 @@ pipeline.evaluate_heldout(
     snakemake.output.table,
     snakemake.output.rl_iterations,
     snakemake.log[0],
+    clean_paths=snakemake.input.get("clean", []),
+    patch_paths=snakemake.input.get("patches", []),
 )
