@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from centriole_sr.io import InputError, read_table
+from centriole_sr.io import InputError, field_shape_yx, read_table
 
 LABEL_COLUMNS = ("field", "x_px", "y_px")
 
@@ -99,3 +99,28 @@ def labelled_fields_by_modality(
         if not labelled[modality]:
             raise InputError(f"{path}: no labels for any {modality} field; click a few centrioles")
     return labelled
+
+
+def check_labels_inside(
+    path: str | os.PathLike, fields: dict[str, list[str]], folders: dict[str, str]
+) -> None:
+    """Stop naming the labels whose (x, y) lie outside their field's <folder>/<field>.tif."""
+    labels = read_labels(path, fields)
+    outside = []
+    for (modality, field), rows in labels.groupby(["modality", "field"], sort=True):
+        height, width = field_shape_yx(os.path.join(folders[modality], f"{field}.tif"))
+        inside = rows["x_px"].between(0, width, inclusive="left") & rows["y_px"].between(
+            0, height, inclusive="left"
+        )
+        outside += [
+            f"{modality}/{field} x {x:g}, y {y:g} (field {width} x {height} px)"
+            for x, y in rows.loc[~inside, ["x_px", "y_px"]].itertuples(index=False)
+        ]
+    if outside:
+        shown = "; ".join(outside[:5]) + (
+            f"; and {len(outside) - 5} more" if len(outside) > 5 else ""
+        )
+        raise InputError(
+            f"{path}: label(s) outside their field: {shown}. Coordinates are pixels of the "
+            "field itself, x the column and y the row, from 0"
+        )

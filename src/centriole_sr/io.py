@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +82,9 @@ def read_pixel_nm(tif: tifffile.TiffFile) -> float | None:
     if numerator == 0 or denominator == 0:
         return None
     pixels_per_unit = numerator / denominator
-    unit = "um"
     if tif.is_imagej and tif.imagej_metadata:
-        unit = str(tif.imagej_metadata.get("unit", "um")).replace("\\u00B5", "u")
+        # ImageJ leaves "unit" out of uncalibrated images: their resolution is not a size
+        unit = str(tif.imagej_metadata.get("unit", "pixel")).replace("\\u00B5", "u")
     else:
         resunit = page.tags.get("ResolutionUnit")
         code = int(resunit.value) if resunit is not None else 1
@@ -102,17 +102,114 @@ def read_pixel_nm(tif: tifffile.TiffFile) -> float | None:
     return scale_nm / pixels_per_unit
 
 
+def channel_names(tif: tifffile.TiffFile) -> list[str]:
+    """The channel names of an OME-TIFF's first image (empty for other TIFFs)."""
+    if not (tif.is_ome and tif.ome_metadata):
+        return []
+    import xml.etree.ElementTree as ET
+
+    for element in ET.fromstring(tif.ome_metadata).iter():
+        if element.tag.endswith("Pixels"):
+            channels = [c for c in element if c.tag.endswith("Channel")]
+            return [c.attrib.get("Name", "") for c in channels]
+    return []
+
+
+def sharpest_slice(stack: np.ndarray) -> int:
+    """Index of the (z, y, x) stack's sharpest slice: the largest variance of its Laplacian."""
+    from scipy import ndimage
+
+    return int(np.argmax([ndimage.laplace(plane.astype(np.float64)).var() for plane in stack]))
+
+
+def select_plane(
+    image: np.ndarray,
+    axes: str,
+    path: Path,
+    channel: int | str | None = None,
+    z_stack: str = "max",
+    names: Sequence[str] = (),
+) -> np.ndarray:
+    """The 2D (y, x) plane of a TIFF series with tifffile ``axes`` (e.g. "CZYX", "YXS").
+
+    Axes of length 1 are dropped. Channels (C, or S for RGB samples) are chosen by index or
+    by OME name (``channel``); a z-stack (Z) is reduced by ``z_stack``: "max" (maximum
+    intensity projection) or "sharpest" (the slice of :func:`sharpest_slice`). Any other
+    axis of length > 1 (time, or planes of unknown meaning) is refused.
+    """
+    kept = [(axis, n) for axis, n in zip(axes, image.shape, strict=True) if n > 1 or axis in "YX"]
+    image = image.reshape([n for _, n in kept])
+    axes = "".join(axis for axis, _ in kept)
+    for axis in "CS":
+        if axis not in axes:
+            continue
+        count = image.shape[axes.index(axis)]
+        known = f" named {', '.join(names)}" if names else ""
+        if channel is None:
+            raise InputError(
+                f"{path}: {count} channels{known}; set inputs.channel in config.yaml to the "
+                f"centriole channel's index (0-{count - 1}) or name"
+            )
+        if isinstance(channel, str):
+            if channel not in names:
+                raise InputError(
+                    f"{path}: no channel named {channel!r} (channels{known or ' have no names'});"
+                    " set inputs.channel to an index or one of the names"
+                )
+            index = list(names).index(channel)
+        else:
+            index = channel
+        if not 0 <= index < count:
+            raise InputError(
+                f"{path}: inputs.channel {index} is out of range: the file has {count} channels"
+            )
+        image = np.take(image, index, axis=axes.index(axis))
+        axes = axes.replace(axis, "")
+    if "Z" in axes:
+        stack = np.moveaxis(image, axes.index("Z"), 0)
+        axes = "Z" + axes.replace("Z", "")
+        if z_stack == "max":
+            image = stack.max(axis=0)
+        elif z_stack == "sharpest":
+            image = stack[sharpest_slice(stack.reshape(len(stack), *stack.shape[-2:]))]
+        else:
+            raise InputError(f"inputs.z_stack must be 'max' or 'sharpest', got {z_stack!r}")
+        axes = axes[1:]
+    if axes != "YX":
+        raise InputError(
+            f"{path}: expected a 2D (y, x) image, got axes {axes} of shape {image.shape}; "
+            "save one plane per field, or an ImageJ/OME hyperstack whose axes say which are "
+            "channels (C) and z-slices (Z)"
+        )
+    return image
+
+
+def field_shape_yx(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) in pixels of a TIFF field, from its header (pixels are not read)."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            sizes = dict(zip(series.axes, series.shape, strict=True))
+    except Exception as error:  # tifffile raises many types for corrupt files
+        raise InputError(f"{path}: not a readable TIFF ({error}); re-export it as TIFF") from error
+    return sizes["Y"], sizes["X"]
+
+
 def read_field(
     path: str | os.PathLike,
     expected_pixel_nm: float | None = None,
     *,
     tolerance: float = 0.02,
+    channel: int | str | None = None,
+    z_stack: str = "max",
 ) -> tuple[np.ndarray, float]:
-    """Read a 2D field as float32 (y, x) and its pixel size in nm.
+    """Read a field as a float32 (y, x) plane and its pixel size in nm.
 
-    The pixel size comes from the file; if the file has none, ``expected_pixel_nm``
-    (from config) is used. A file whose pixel size differs from the expected one by
-    more than ``tolerance`` (relative) is refused.
+    Multi-channel files give the plane of ``channel`` and z-stacks are reduced by
+    ``z_stack`` (see :func:`select_plane`). The pixel size comes from the file (OME or
+    ImageJ metadata, TIFF resolution tags); if the file has none, ``expected_pixel_nm``
+    (from config) is used. A file whose pixel size differs from the expected one by more
+    than ``tolerance`` (relative) is refused.
     """
     path = Path(path)
     if not path.is_file():
@@ -121,16 +218,13 @@ def read_field(
         raise InputError(f"{path}: the file is empty (0 bytes); re-export the image as TIFF")
     try:
         with tifffile.TiffFile(path) as tif:
-            image = tif.asarray()
+            series = tif.series[0]
+            image, axes = series.asarray(), series.axes
             pixel_nm = read_pixel_nm(tif)
+            names = channel_names(tif)
     except Exception as error:  # tifffile raises many types for corrupt files
         raise InputError(f"{path}: not a readable TIFF ({error}); re-export it as TIFF") from error
-    image = np.squeeze(image)
-    if image.ndim != 2:
-        raise InputError(
-            f"{path}: expected a 2D (y, x) image, got shape {image.shape}; "
-            "save a single plane (or a projection) per field"
-        )
+    image = select_plane(image, axes, path, channel, z_stack, names)
     if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
         raise InputError(f"{path}: unsupported pixel type {image.dtype}")
     image = image.astype(np.float32)

@@ -130,11 +130,12 @@ def convert_to_mrc(
     saturate_percentile: float,
     output: PathLike,
     log_path: PathLike | None = None,
+    reading: dict[str, Any] | None = None,
 ) -> None:
     """Check a field; write it saturated and negated (dark centrioles, as Topaz expects) as
-    float32 MRC."""
+    float32 MRC. ``reading``: channel and z_stack for :func:`io.read_field`."""
     with logging_to(log_path):
-        image, found_pixel_nm = io.read_field(image_path, pixel_nm)
+        image, found_pixel_nm = io.read_field(image_path, pixel_nm, **(reading or {}))
         log.info("%s: %s pixels of %.2f nm", image_path, image.shape, found_pixel_nm)
         picking.write_mrc(output, picking.fluorescence_to_topaz(image, saturate_percentile))
 
@@ -264,10 +265,11 @@ def extract_field_patches(
     pixel_nm: float,
     output: PathLike,
     log_path: PathLike | None = None,
+    reading: dict[str, Any] | None = None,
 ) -> None:
     """Crop patches around the picks of one field; save them with their centres."""
     with logging_to(log_path):
-        image, _ = io.read_field(image_path, pixel_nm)
+        image, _ = io.read_field(image_path, pixel_nm, **(reading or {}))
         picks = io.read_table(picks_path) if Path(picks_path).stat().st_size else pd.DataFrame()
         centres = picks[["y_px", "x_px"]].to_numpy() if len(picks) else np.zeros((0, 2))
         patches, kept = extract_patches(image, centres, size_px, border)  # type: ignore[arg-type]
@@ -354,6 +356,11 @@ def train_network(
         inputs, targets, fields = load_pairs(pair_paths)
         sigmas = io.read_json(sigma_path)
         log.info("%d pairs from %d fields", len(inputs), len(set(fields)))
+        if len(inputs) < 2:
+            raise io.InputError(
+                f"{len(inputs)} training pair(s) from {', '.join(map(str, pair_paths))}: the "
+                "network needs at least 2; label more centrioles or lower picking.threshold"
+            )
         params = TrainParams(**training, threads=threads)
         train_model(
             inputs,
@@ -397,6 +404,7 @@ def restore_field(
     threads: int,
     output: PathLike,
     log_path: PathLike | None = None,
+    reading: dict[str, Any] | None = None,
 ) -> None:
     """Restore one whole widefield field; write a TIFF at the confocal pixel size.
 
@@ -410,7 +418,7 @@ def restore_field(
 
     torch.set_num_threads(threads)
     with logging_to(log_path):
-        image, found_pixel_nm = io.read_field(image_path, pixel_nm)
+        image, found_pixel_nm = io.read_field(image_path, pixel_nm, **(reading or {}))
         model, card = load_model(weights_path, card_path)
         check_pixel_size(card, found_pixel_nm)
         device = pick_device(restoration["device"], "restoration.device")
@@ -628,14 +636,17 @@ def evaluate_field(
     reference_path: PathLike | None = None,
     confocal_path: PathLike | None = None,
     log_path: PathLike | None = None,
+    reading: dict[str, Any] | None = None,
 ) -> None:
-    """Restored field, bicubic, Richardson-Lucy and Wiener against the reference if there is one."""
+    """Restored field, bicubic, Richardson-Lucy and Wiener against the reference if there is one.
+
+    ``reading`` (channel, z_stack) applies to the widefield field and the confocal images."""
     from centriole_sr import baselines
     from centriole_sr.figures import gallery_figure, method_label
     from centriole_sr.metrics import restoration_metrics
 
     with logging_to(log_path):
-        widefield, _ = io.read_field(widefield_path, widefield_pixel_nm)
+        widefield, _ = io.read_field(widefield_path, widefield_pixel_nm, **(reading or {}))
         restored, _ = io.read_field(restored_path, confocal_pixel_nm)
         sigmas = io.read_json(sigma_path)
         scale = int(sigmas["scale"])
@@ -649,10 +660,12 @@ def evaluate_field(
             "network": restored,
         }
         if confocal_path is not None:
-            images["confocal_acquisition"] = io.read_field(confocal_path, confocal_pixel_nm)[0]
+            images["confocal_acquisition"] = io.read_field(
+                confocal_path, confocal_pixel_nm, **(reading or {})
+            )[0]
         reference = None
         if reference_path is not None:
-            reference = io.read_field(reference_path, confocal_pixel_nm)[0]
+            reference = io.read_field(reference_path, confocal_pixel_nm, **(reading or {}))[0]
         rows = []
         for method, image in images.items():
             row: dict[str, Any] = {"field": field, "method": method}

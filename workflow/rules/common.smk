@@ -2,7 +2,11 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from centriole_sr.config import check_config, labelled_fields_by_modality
+from centriole_sr.config import (
+    check_config,
+    check_labels_inside,
+    labelled_fields_by_modality,
+)
 from centriole_sr.picking import downsample_factor
 
 min_version("9.0")
@@ -55,6 +59,7 @@ else:
         else None
     )
     LABELLED = labelled_fields_by_modality(LABELS, FIELDS)
+    check_labels_inside(LABELS, FIELDS, IMAGE_FOLDER)
 
 PIXEL_NM = {
     "confocal": config["optics"]["confocal_pixel_nm"],
@@ -66,6 +71,11 @@ def settings(section):
     """A config section with its keys sorted, for params. Snakemake compares params as written;
     sorted, reordering the keys of a config file reruns nothing."""
     return dict(sorted(config[section].items()))
+
+
+def image_reading():
+    """How an input TIFF becomes a 2D field (inputs.channel, inputs.z_stack), for params."""
+    return {key: config["inputs"][key] for key in ("channel", "z_stack")}
 
 
 def field_image(wildcards):

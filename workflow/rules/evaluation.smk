@@ -106,6 +106,7 @@ rule evaluate_field:
     params:
         widefield_pixel_nm=PIXEL_NM["widefield"],
         confocal_pixel_nm=PIXEL_NM["confocal"],
+        reading=image_reading(),
     script:
         "../scripts/evaluate_field.py"
 

@@ -20,5 +20,6 @@ rule extract_patches:
         size_px=lambda wildcards: patch_size_px(wildcards.modality),
         border=config["patches"]["border"],
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
+        reading=image_reading(),
     script:
         "../scripts/extract_patches.py"

@@ -18,6 +18,7 @@ rule convert_to_mrc:
     params:
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
         saturate_percentile=config["picking"]["saturate_percentile"],
+        reading=image_reading(),
     script:
         "../scripts/convert_to_mrc.py"
 

@@ -22,6 +22,7 @@ rule restore_field:
     params:
         restoration=settings("restoration"),
         pixel_nm=PIXEL_NM["widefield"],
+        reading=image_reading(),
     script:
         "../scripts/restore_field.py"
 

@@ -12,4 +12,5 @@ pipeline.convert_to_mrc(
     snakemake.params.saturate_percentile,
     snakemake.output.mrc,
     snakemake.log[0],
+    reading=snakemake.params.reading,
 )

@@ -20,4 +20,5 @@ pipeline.evaluate_field(
     reference_path=snakemake.input.get("reference"),
     confocal_path=snakemake.input.get("confocal"),
     log_path=snakemake.log[0],
+    reading=snakemake.params.reading,
 )

@@ -14,4 +14,5 @@ pipeline.extract_field_patches(
     snakemake.params.pixel_nm,
     snakemake.output.patches,
     snakemake.log[0],
+    reading=snakemake.params.reading,
 )

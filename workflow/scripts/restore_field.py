@@ -15,4 +15,5 @@ pipeline.restore_field(
     snakemake.threads,
     snakemake.output.restored,
     snakemake.log[0],
+    reading=snakemake.params.reading,
 )
