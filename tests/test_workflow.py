@@ -113,11 +113,22 @@ def test_report_is_self_contained_html(demo_run):
         assert expected in html, expected
 
 
-def test_unknown_config_key_stops_with_its_name(demo_run):
-    (demo_run / "bad.yaml").write_text("training:\n  epochz: 3\n")
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("training:\n  epochz: 3\n", ["epochz"]),
+        ("training:\n  epochs: many\n", ["'many' is not of type 'integer'", "['epochs']"]),
+        ("inputs:\n  z_stack: mean\n", ["'mean' is not one of", "['z_stack']"]),
+        ("optics:\n  numerical_aperture: 1.6\n", ["optics.numerical_aperture (1.6) must be"]),
+    ],
+    ids=["unknown-key", "wrong-type", "unknown-choice", "contradiction"],
+)
+def test_bad_config_stops_naming_the_key(demo_run, setting, expected):
+    (demo_run / "bad.yaml").write_text(setting)
     result = snakemake(demo_run, "--dry-run", configfiles=("tiny.yaml", "bad.yaml"), check=False)
     assert result.returncode != 0
-    assert "epochz" in result.stdout + result.stderr
+    for text in expected:
+        assert text in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
 
 
 def test_restored_field_can_keep_the_input_type_and_intensity_scale(demo_run, tmp_path):
