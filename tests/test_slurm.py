@@ -1,6 +1,10 @@
 """The tiny demo's images as a user's acquisitions (demo off): the workflow through
 `snakemake --profile slurm` on a real single-node Slurm, then the jobs each kind of change reruns.
 
+The fields are saved as a microscope would: OME-TIFF z-stacks of two channels, the centrioles
+in channel "centrin" and sharpest where brightest (their maximum projection is the demo field),
+so that the real-world reading (channel by name, z projection) is part of every run here.
+
 Where Slurm cannot run (not root, no apt-get), the acquisitions are processed locally instead,
 the rerun tests still run and the Slurm-only tests are skipped with the reason.
 """
@@ -18,6 +22,8 @@ import pytest
 import tifffile
 import torch
 import yaml
+
+from centriole_sr import io
 
 from .conftest import (
     LOCAL,
@@ -71,21 +77,35 @@ def _require(cluster):
         pytest.skip(f"no local Slurm: {unavailable_reason()}")
 
 
+def _save_as_microscope_file(field: Path, target: Path) -> None:
+    """The field as a 3-slice, 2-channel OME-TIFF whose channel "centrin" projects onto it."""
+    image, pixel_nm = io.read_field(field)
+    slices = np.stack([image - 1, image, image - 2])  # the maximum projection is the field
+    other = np.random.default_rng(0).random(slices.shape, np.float32)
+    tifffile.imwrite(
+        target,
+        np.stack([other, slices], axis=1),
+        ome=True,
+        metadata={"axes": "ZCYX", "PhysicalSizeX": pixel_nm / 1000, "PhysicalSizeXUnit": "µm",
+                  "PhysicalSizeY": pixel_nm / 1000, "PhysicalSizeYUnit": "µm",
+                  "Channel": {"Name": ["DAPI", "centrin"]}},
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def acquisitions(demo_run, tmp_path_factory) -> Path:
     """A workdir whose inputs are the demo's fields, as a user's acquisitions (demo off)."""
     workdir = copy_workflow(tmp_path_factory.mktemp("acquired"))
     demo = demo_run / "results/demo"
-    for source, target in [
-        ("confocal", "confocal"),
-        ("widefield", "widefield"),
-        ("confocal_clean", "reference"),
-        ("truth", "truth"),
-    ]:
+    for modality in ("confocal", "widefield"):
+        (workdir / "acquisitions" / modality).mkdir(parents=True)
+        for field in sorted((demo / modality).glob("*.tif")):
+            _save_as_microscope_file(field, workdir / "acquisitions" / modality / field.name)
+    for source, target in [("confocal_clean", "reference"), ("truth", "truth")]:
         shutil.copytree(demo / source, workdir / "acquisitions" / target)
     shutil.copy(demo / "labels.tsv", workdir / "acquisitions/labels.tsv")
     inputs = {key: f"acquisitions/{key}" for key in ("confocal", "widefield", "truth", "reference")}
-    inputs["labels"] = "acquisitions/labels.tsv"
+    inputs |= {"labels": "acquisitions/labels.tsv", "channel": "centrin", "z_stack": "max"}
     (workdir / "acquired.yaml").write_text(
         yaml.safe_dump({"demo": {"enabled": False}, "inputs": inputs})
     )
