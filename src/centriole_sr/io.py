@@ -165,22 +165,20 @@ def select_plane(
             )
         image = np.take(image, index, axis=axes.index(axis))
         axes = axes.replace(axis, "")
-    if "Z" in axes:
-        stack = np.moveaxis(image, axes.index("Z"), 0)
-        axes = "Z" + axes.replace("Z", "")
-        if z_stack == "max":
-            image = stack.max(axis=0)
-        elif z_stack == "sharpest":
-            image = stack[sharpest_slice(stack.reshape(len(stack), *stack.shape[-2:]))]
-        else:
-            raise InputError(f"inputs.z_stack must be 'max' or 'sharpest', got {z_stack!r}")
-        axes = axes[1:]
-    if axes != "YX":
+    if axes.replace("Z", "") != "YX":
         raise InputError(
             f"{path}: expected a 2D (y, x) image, got axes {axes} of shape {image.shape}; "
             "save one plane per field, or an ImageJ/OME hyperstack whose axes say which are "
             "channels (C) and z-slices (Z)"
         )
+    if "Z" in axes:
+        stack = np.moveaxis(image, axes.index("Z"), 0)
+        if z_stack == "max":
+            image = stack.max(axis=0)
+        elif z_stack == "sharpest":
+            image = stack[sharpest_slice(stack)]
+        else:
+            raise InputError(f"inputs.z_stack must be 'max' or 'sharpest', got {z_stack!r}")
     return image
 
 
