@@ -183,10 +183,13 @@ def test_outputs_equal_the_local_demo_run(acquired, demo_run):
         np.testing.assert_array_equal(
             tifffile.imread(acquired / name), tifffile.imread(demo_run / name)
         )
-    pd.testing.assert_frame_equal(
-        pd.read_csv(acquired / "results/evaluation/heldout.csv"),
-        pd.read_csv(demo_run / "results/evaluation/heldout.csv"),
-    )
+    # the demo run also scores against noise-free targets (real data has none) and tunes
+    # Richardson-Lucy on them: compare the rows that depend on neither
+    tables = [pd.read_csv(run / "results/evaluation/heldout.csv") for run in (acquired, demo_run)]
+    methods = ["network", "bicubic", "wiener"]
+    compared = [t[(t["target"] == "confocal") & t["method"].isin(methods)] for t in tables]
+    assert set(compared[0]["method"]) == set(methods)
+    pd.testing.assert_frame_equal(*(table.reset_index(drop=True) for table in compared))
 
 
 def test_no_change_runs_nothing(acquired):
