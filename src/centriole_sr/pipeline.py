@@ -485,6 +485,7 @@ def evaluate_picking(
     table_output: PathLike,
     figure_output: PathLike,
     log_path: PathLike | None = None,
+    reading: dict[str, Any] | None = None,
 ) -> None:
     """Precision, recall and F1 of the picks of every field against ground truth."""
     from centriole_sr.figures import picks_figure
@@ -513,7 +514,7 @@ def evaluate_picking(
         }
         log.info("\n%s", table.to_string(index=False))
         io.write_table(table_output, table)
-        image, _ = io.read_field(image_path, pixel_nm)
+        image, _ = io.read_field(image_path, pixel_nm, **(reading or {}))
         picks_figure(
             image,
             io.read_table(pick_paths[0]),

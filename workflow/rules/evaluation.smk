@@ -42,6 +42,7 @@ rule evaluate_picking:
         match_radius_px=lambda wildcards: config["evaluation"]["match_radius_nm"]
         / PIXEL_NM[wildcards.modality],
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
+        reading=image_reading(),
     script:
         "../scripts/evaluate_picking.py"
 

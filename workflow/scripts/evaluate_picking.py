@@ -16,4 +16,5 @@ pipeline.evaluate_picking(
     snakemake.output.table,
     snakemake.output.figure,
     snakemake.log[0],
+    reading=snakemake.params.reading,
 )
