@@ -61,19 +61,24 @@ def write_tiff(path: str | os.PathLike, image: np.ndarray, pixel_nm: float) -> N
         )
 
 
+def _ome_pixels(tif: tifffile.TiffFile) -> list[Any]:
+    """The OME ``Pixels`` elements of a TIFF, in document order (empty for non-OME TIFFs)."""
+    if not (tif.is_ome and tif.ome_metadata):
+        return []
+    import xml.etree.ElementTree as ET
+
+    return [e for e in ET.fromstring(tif.ome_metadata).iter() if e.tag.endswith("Pixels")]
+
+
 def read_pixel_nm(tif: tifffile.TiffFile) -> float | None:
     """Pixel size in nm from OME or ImageJ/TIFF resolution tags, or None when absent."""
-    if tif.is_ome and tif.ome_metadata:
-        import xml.etree.ElementTree as ET
-
-        root = ET.fromstring(tif.ome_metadata)
-        for element in root.iter():
-            if element.tag.endswith("Pixels") and "PhysicalSizeX" in element.attrib:
-                size = float(element.attrib["PhysicalSizeX"])
-                unit = element.attrib.get("PhysicalSizeXUnit", "µm")
-                scale = {"nm": 1.0, "µm": 1000.0, "um": 1000.0, "mm": 1e6}.get(unit)
-                if scale is not None:
-                    return size * scale
+    for pixels in _ome_pixels(tif):
+        if "PhysicalSizeX" in pixels.attrib:
+            size = float(pixels.attrib["PhysicalSizeX"])
+            unit = pixels.attrib.get("PhysicalSizeXUnit", "µm")
+            scale = {"nm": 1.0, "µm": 1000.0, "um": 1000.0, "mm": 1e6}.get(unit)
+            if scale is not None:
+                return size * scale
     page = tif.pages.first
     tag = page.tags.get("XResolution")
     if tag is None:
@@ -104,15 +109,10 @@ def read_pixel_nm(tif: tifffile.TiffFile) -> float | None:
 
 def channel_names(tif: tifffile.TiffFile) -> list[str]:
     """The channel names of an OME-TIFF's first image (empty for other TIFFs)."""
-    if not (tif.is_ome and tif.ome_metadata):
+    pixels = _ome_pixels(tif)
+    if not pixels:
         return []
-    import xml.etree.ElementTree as ET
-
-    for element in ET.fromstring(tif.ome_metadata).iter():
-        if element.tag.endswith("Pixels"):
-            channels = [c for c in element if c.tag.endswith("Channel")]
-            return [c.attrib.get("Name", "") for c in channels]
-    return []
+    return [c.attrib.get("Name", "") for c in pixels[0] if c.tag.endswith("Channel")]
 
 
 def sharpest_slice(stack: np.ndarray) -> int:
