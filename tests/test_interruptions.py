@@ -69,10 +69,14 @@ def _resume(workdir: Path) -> None:
     assert planned_jobs(workdir) == Counter()
 
 
+def _assert_same_restored_fields(demo_run: Path, workdir: Path) -> None:
+    for restored in sorted((demo_run / "results/restored").glob("*.tif")):
+        rerun = workdir / "results/restored" / restored.name
+        np.testing.assert_array_equal(tifffile.imread(rerun), tifffile.imread(restored))
+
+
 def test_training_killed_mid_run_resumes_from_its_checkpoint(demo_run, tmp_path):
-    workdir = _copy_run(
-        demo_run, tmp_path / "run", "results/model", "logs/model/train.log"
-    )  # fmt: skip
+    workdir = _copy_run(demo_run, tmp_path / "run", "results/model", "logs/model/train.log")
     train_log = workdir / "logs/model/train.log"
     _run_and_kill(workdir, _log_says(train_log, "epoch 40/"))
     assert not (workdir / "results/model/weights.pt").exists()
@@ -90,9 +94,7 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(demo_run, tmp_path)
     pd.testing.assert_frame_equal(
         history[0].drop(columns="seconds"), history[1].drop(columns="seconds")
     )
-    for restored in sorted((demo_run / "results/restored").glob("*.tif")):
-        rerun = workdir / "results/restored" / restored.name
-        np.testing.assert_array_equal(tifffile.imread(rerun), tifffile.imread(restored))
+    _assert_same_restored_fields(demo_run, workdir)
 
 
 def test_restoration_killed_mid_field_reruns_to_the_same_image(demo_run, tmp_path):
@@ -106,6 +108,4 @@ def test_restoration_killed_mid_field_reruns_to_the_same_image(demo_run, tmp_pat
     assert len(done) < len(restored), "killed after the restoration stage"
 
     _resume(workdir)
-    for path in restored:
-        rerun = workdir / "results/restored" / path.name
-        np.testing.assert_array_equal(tifffile.imread(rerun), tifffile.imread(path))
+    _assert_same_restored_fields(demo_run, workdir)
