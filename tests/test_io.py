@@ -1,3 +1,6 @@
+import os
+import stat
+
 import numpy as np
 import pytest
 import tifffile
@@ -42,6 +45,18 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("killed")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_gives_the_permissions_of_a_newly_created_file(tmp_path):
+    umask = os.umask(0o027)  # a group-shared results folder
+    try:
+        with atomic_path(tmp_path / "shared.csv") as tmp:
+            tmp.write_text("a,b\n")
+        (tmp_path / "plain.csv").write_text("a,b\n")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "shared.csv").stat().st_mode) == 0o640
+    assert (tmp_path / "shared.csv").stat().st_mode == (tmp_path / "plain.csv").stat().st_mode
 
 
 def test_normalize_percentile_maps_percentiles_to_zero_and_one():
