@@ -46,17 +46,26 @@ def block_mean(image: np.ndarray, scale: int) -> np.ndarray:
     return blocks.mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
 
 
+def widefield_signal(image: np.ndarray, params: Degradation) -> np.ndarray:
+    """The noise-free part of the degradation: blur, haze and integration over widefield pixels.
+
+    ``image`` (y, x) at the confocal pixel size, negative values clipped to 0; the output
+    has shape (y // scale, x // scale) and the input's intensity units.
+    """
+    signal = np.clip(image.astype(np.float64), 0.0, None)
+    blurred = ndimage.gaussian_filter(signal, params.sigma_px, mode="reflect")
+    if params.haze_fraction > 0:
+        haze = ndimage.gaussian_filter(signal, params.haze_sigma_px, mode="reflect")
+        blurred = blurred + params.haze_fraction * haze
+    return block_mean(blurred, params.scale)
+
+
 def degrade(patch: np.ndarray, params: Degradation, rng: np.random.Generator) -> np.ndarray:
     """Degrade one normalised confocal patch (y, x) into a normalised widefield-like patch.
 
     The output has shape (y // scale, x // scale).
     """
-    signal = np.clip(patch.astype(np.float64), 0.0, None)
-    blurred = ndimage.gaussian_filter(signal, params.sigma_px, mode="reflect")
-    if params.haze_fraction > 0:
-        haze = ndimage.gaussian_filter(signal, params.haze_sigma_px, mode="reflect")
-        blurred = blurred + params.haze_fraction * haze
-    coarse = block_mean(blurred, params.scale) * params.peak_photons
+    coarse = widefield_signal(patch, params) * params.peak_photons
     noisy = rng.poisson(np.clip(coarse, 0.0, None)).astype(np.float64)
     noisy += rng.normal(0.0, params.read_noise_photons, size=noisy.shape)
     return normalize_percentile(noisy.astype(np.float32))

@@ -24,14 +24,30 @@ def affine_fit(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (slope * prediction.astype(np.float64) + offset).astype(np.float32)
 
 
-def restoration_metrics(prediction: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """PSNR (dB), SSIM and NRMSE of ``prediction`` against ``target`` (same shape)."""
+def _comparable(prediction: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(affine-fitted prediction, percentile-normalised target), as every metric compares them."""
     if prediction.shape != target.shape:
         raise ValueError(f"shape mismatch: prediction {prediction.shape}, target {target.shape}")
     target_norm = normalize_percentile(target, 0.1, 99.9)
-    fitted = affine_fit(prediction, target_norm)
+    return affine_fit(prediction, target_norm), target_norm
+
+
+def restoration_metrics(prediction: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """PSNR (dB), SSIM and NRMSE of ``prediction`` against ``target`` (same shape)."""
+    fitted, target_norm = _comparable(prediction, target)
     return {
         "psnr_db": float(peak_signal_noise_ratio(target_norm, fitted, data_range=1.0)),
         "ssim": float(structural_similarity(target_norm, fitted, data_range=1.0)),
         "nrmse": float(normalized_root_mse(target_norm, fitted)),
     }
+
+
+def error_maps(prediction: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(error, SSIM) maps of ``prediction`` against ``target``: the pixels behind the metrics.
+
+    The error is the affine-fitted prediction minus the normalised target (1 = the target's
+    0.1-99.9 percentile range); the SSIM map is scikit-image's local SSIM.
+    """
+    fitted, target_norm = _comparable(prediction, target)
+    _, ssim_map = structural_similarity(target_norm, fitted, data_range=1.0, full=True)
+    return (fitted - target_norm).astype(np.float32), ssim_map.astype(np.float32)

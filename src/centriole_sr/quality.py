@@ -1,0 +1,237 @@
+"""Checks that need no ground truth: resolution by decorrelation analysis, and data consistency.
+
+Resolution: Descloux, Grußmayer & Radenovic, "Parameter-free image resolution estimation
+based on decorrelation analysis", Nature Methods 16:918 (2019). The image's Fourier
+transform is correlated with its own phase (the transform normalised to modulus 1) inside
+discs of growing radius; the radius of the correlation's peak is the highest frequency
+that carries signal rather than noise. Repeating this on high-pass filtered copies finds
+the highest such frequency kc (as a fraction of Nyquist); the resolution is 2 px / kc.
+
+Data consistency (the idea of NanoJ-SQUIRREL, Culley et al., Nature Methods 2018): the
+restored image, degraded again by the same model the network was trained to invert, must
+give back the widefield image it came from, within the widefield noise. Where it is
+brighter than the widefield by many noise standard deviations, the restoration shows
+structure the widefield data do not support.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from centriole_sr.degrade import Degradation, widefield_signal
+from centriole_sr.io import normalize_percentile
+
+DECORRELATION_RADII = 50
+DECORRELATION_FILTERS = 10
+MIN_PEAK_AMPLITUDE = 0.05
+"""Peaks of the decorrelation function below this are noise (Descloux et al.)."""
+
+
+def _apodized(image: np.ndarray, edge_px: int = 20) -> np.ndarray:
+    """Mean-free image with a cosine roll-off at the borders (no edge streaks in Fourier)."""
+    image = image.astype(np.float64) - float(np.mean(image))
+    window = []
+    for size in image.shape:
+        ramp_px = min(edge_px, size // 4)
+        profile = np.ones(size)
+        if ramp_px > 0:
+            rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(ramp_px) + 0.5) / ramp_px)
+            profile[:ramp_px], profile[-ramp_px:] = rise, rise[::-1]
+        window.append(profile)
+    return image * np.outer(*window)
+
+
+def _local_max(curve: np.ndarray, min_drop: float = 5e-4) -> int:
+    """Index of the decorrelation curve's highest local maximum (not its end point)."""
+    end = len(curve)
+    while end > 1:
+        index = int(np.argmax(curve[:end]))
+        if index == 0 or (index < end - 1 and curve[index] - curve[index:end].min() >= min_drop):
+            return index
+        end = index if index == end - 1 else end - 1
+    return 0
+
+
+def decorrelation_cutoff(image: np.ndarray) -> float:
+    """Highest frequency with signal above noise, as a fraction of Nyquist (0-1].
+
+    Returns 0 when no peak rises above the noise (no resolvable structure).
+    """
+    height, width = (image.shape[0] // 2) * 2 - 1, (image.shape[1] // 2) * 2 - 1  # odd sizes
+    spectrum = np.fft.fftshift(np.fft.fft2(_apodized(image[:height, :width])))
+    fy = np.linspace(-1.0, 1.0, height)[:, None]
+    fx = np.linspace(-1.0, 1.0, width)[None, :]
+    radius = np.sqrt(fy**2 + fx**2)
+    inside = (radius < 1.0) & (np.abs(spectrum) > 0)
+    radius, magnitude = radius[inside], np.abs(spectrum[inside])
+    order = np.argsort(radius)
+    radius, magnitude = radius[order], magnitude[order]
+
+    def peak(weights: np.ndarray, radii: np.ndarray) -> tuple[float, float]:
+        """(radius, amplitude) of the peak of d(r) for the spectrum filtered by ``weights``."""
+        filtered = magnitude * weights
+        norm = np.sqrt(np.sum(filtered**2))
+        counts = np.searchsorted(radius, radii)
+        cumulative = np.concatenate([[0.0], np.cumsum(filtered)])[counts]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            curve = np.nan_to_num(cumulative / (norm * np.sqrt(counts)))
+        index = _local_max(curve)
+        return float(radii[index]), float(curve[index])
+
+    radii = np.linspace(0.0, 1.0, DECORRELATION_RADII)
+    r0, a0 = peak(np.ones_like(radius), radii)
+    peaks = [(r0, a0)]
+    g_max = 2.0 / r0 if r0 > 0 else max(height, width) / 2.0
+    widths = np.exp(np.linspace(np.log(g_max), np.log(0.15), DECORRELATION_FILTERS))
+    for refinement in range(2):
+        found = [peak(1.0 - np.exp(-2.0 * g * g * radius**2), radii) for g in widths]
+        peaks += found
+        if refinement == 0:  # resample around the best peak, as Descloux et al. do
+            best = int(np.argmax([r for r, _ in found]))
+            low, high = max(best - 1, 0), min(best + 1, len(widths) - 1)
+            widths = np.exp(np.linspace(np.log(widths[low]), np.log(widths[high]), len(widths)))
+            low_r = max(found[best][0] - 1.0 / DECORRELATION_RADII, 0.0)
+            radii = np.linspace(low_r, min(found[best][0] + 0.3, 1.0), DECORRELATION_RADII)
+    valid = [r for r, amplitude in peaks if amplitude >= MIN_PEAK_AMPLITUDE]
+    return max(valid, default=0.0)
+
+
+def decorrelation_resolution_nm(
+    image: np.ndarray, pixel_nm: float, noise_sd: float = 0.0, seed: int = 0
+) -> float:
+    """Resolution (nm) of a 2D image by decorrelation analysis: 2 pixels / cut-off frequency.
+
+    ``noise_sd`` > 0 adds white Gaussian noise of that standard deviation to the
+    percentile-normalised image first. Decorrelation analysis finds where signal sinks
+    below white noise, so an image without noise of its own (a restoration, an
+    interpolation) must be given a noise floor to be measured: the same floor for every
+    image makes their resolutions comparable. NaN when no structure rises above the noise.
+    """
+    if noise_sd > 0:
+        noise = np.random.default_rng(seed).normal(0.0, noise_sd, image.shape)
+        image = normalize_percentile(image) + noise
+    cutoff = decorrelation_cutoff(image)
+    return 2.0 * pixel_nm / cutoff if cutoff > 0 else float("nan")
+
+
+def noise_sd(image: np.ndarray) -> float:
+    """Standard deviation of the noise of a percentile-normalised image at its mean intensity."""
+    normalized = normalize_percentile(image)
+    gain, offset = noise_model(normalized)
+    return float(np.sqrt(gain * max(float(normalized.mean()), 0.0) + offset))
+
+
+def noise_model(image: np.ndarray, bins: int = 20) -> tuple[float, float]:
+    """Poisson-Gaussian noise of an image: variance = gain * intensity + offset, fitted.
+
+    The noise of each pixel is its difference from the mean of its 8 neighbours (scaled so
+    white noise keeps its variance); its robust variance (MAD) in intensity bins is fitted
+    by a line, weighted by the pixels per bin. Returns (gain, offset), both >= 0.
+    """
+    image = image.astype(np.float64)
+    neighbours = (ndimage.uniform_filter(image, 3, mode="reflect") * 9.0 - image) / 8.0
+    residual = (image - neighbours) * np.sqrt(8.0 / 9.0)
+    local_mean = ndimage.uniform_filter(image, 3, mode="reflect")
+    edges = np.unique(np.percentile(local_mean, np.linspace(0.5, 99.5, bins + 1)))
+    which = np.digitize(local_mean.ravel(), edges[1:-1])
+    means, variances, counts = [], [], []
+    for b in range(len(edges) - 1):
+        values = residual.ravel()[which == b]
+        if len(values) < 50:
+            continue
+        mad = np.median(np.abs(values - np.median(values)))
+        means.append(local_mean.ravel()[which == b].mean())
+        variances.append((1.4826 * mad) ** 2)
+        counts.append(len(values))
+    if len(means) < 2:
+        return 0.0, float(np.var(residual))
+    gain, offset = np.polyfit(means, variances, 1, w=np.sqrt(counts))
+    gain = max(float(gain), 0.0)
+    offset = max(float(offset), 1e-12)
+    return gain, offset
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """Data consistency of a restored image with its widefield input.
+
+    rse: root-mean-square difference between the re-degraded restoration (affine-fitted)
+        and the widefield image, both in the widefield's normalised units.
+    rsp: Pearson correlation of the re-degraded restoration with the widefield image.
+    error_map: re-degraded restoration minus widefield, smoothed over the PSF and divided
+        by the noise's standard deviation there (y, x at the widefield pixel size).
+    invented: pixels where error_map exceeds the threshold (restored brighter than the
+        data allow: structure the widefield does not support).
+    """
+
+    rse: float
+    rsp: float
+    error_map: np.ndarray
+    invented: np.ndarray
+
+    @property
+    def invented_area_fraction(self) -> float:
+        """Fraction of the field flagged as invented."""
+        return float(self.invented.mean())
+
+    @property
+    def invented_regions(self) -> int:
+        """Connected regions flagged as invented."""
+        return int(ndimage.label(self.invented)[1])
+
+
+def data_consistency(
+    restored: np.ndarray,
+    widefield: np.ndarray,
+    params: Degradation,
+    smoothing_px: float = 1.0,
+    background_px: float = 5.0,
+    threshold_sigma: float = 5.0,
+) -> Consistency:
+    """Degrade ``restored`` (confocal pixels) with ``params`` and compare it with ``widefield``.
+
+    The error map is the difference averaged over about a PSF (Gaussian of ``smoothing_px``
+    widefield pixels) minus its local median over ``background_px`` around: structure of a
+    centriole's scale, not a difference in haze or background, which says nothing of
+    invented detail. ``threshold_sigma`` sets how many noise standard deviations of that
+    band-passed difference mark a region as invented.
+    """
+    observed = normalize_percentile(widefield).astype(np.float64)
+    predicted = widefield_signal(normalize_percentile(restored), params)
+    height = min(observed.shape[0], predicted.shape[0])
+    width = min(observed.shape[1], predicted.shape[1])
+    observed, predicted = observed[:height, :width], predicted[:height, :width]
+    difference = _robust_affine_fit(predicted, observed) - observed
+    rse = float(np.sqrt(np.mean(difference**2)))
+    rsp = float(np.corrcoef(predicted.ravel(), observed.ravel())[0, 1])
+    gain, offset = noise_model(observed)
+    variance = gain * np.clip(ndimage.gaussian_filter(observed, smoothing_px), 0, None) + offset
+    smoothed = ndimage.gaussian_filter(difference, smoothing_px)
+    band = smoothed - ndimage.median_filter(smoothed, size=2 * round(background_px) + 1)
+    error_map = band / np.sqrt(variance * _smoothing_noise_gain(smoothing_px))
+    return Consistency(rse, rsp, error_map.astype(np.float32), error_map > threshold_sigma)
+
+
+def _robust_affine_fit(predicted: np.ndarray, observed: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """Gain and offset mapping ``predicted`` onto ``observed``, fitted by least squares on the
+    pixels that agree (residual within 4 robust s.d.), so invented structure cannot bend the
+    fit towards itself. Returns the mapped prediction."""
+    keep = np.ones(predicted.shape, bool)
+    for _ in range(rounds):
+        slope, intercept = np.polyfit(predicted[keep], observed[keep], 1)
+        residual = slope * predicted + intercept - observed
+        centre = np.median(residual[keep])
+        spread = 1.4826 * np.median(np.abs(residual[keep] - centre))
+        keep = np.abs(residual - centre) <= 4 * max(spread, 1e-12)
+    return slope * predicted + intercept
+
+
+def _smoothing_noise_gain(sigma_px: float) -> float:
+    """Variance of unit white noise after a Gaussian filter of ``sigma_px``."""
+    size = int(8 * sigma_px) | 1
+    point = np.zeros((size, size))
+    point[size // 2, size // 2] = 1.0
+    return float(np.sum(ndimage.gaussian_filter(point, sigma_px) ** 2))

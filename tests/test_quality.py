@@ -1,0 +1,134 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import ndimage
+
+from centriole_sr import io, pipeline
+from centriole_sr.degrade import Degradation, widefield_signal
+from centriole_sr.metrics import error_maps
+from centriole_sr.quality import (
+    data_consistency,
+    decorrelation_cutoff,
+    decorrelation_resolution_nm,
+    noise_model,
+)
+
+RNG_SEED = 0
+
+
+def band_limited_noise(size: int, cutoff: float, rng: np.random.Generator) -> np.ndarray:
+    """White noise keeping only frequencies below ``cutoff`` (fraction of Nyquist)."""
+    frequency = np.fft.fftfreq(size) * 2  # 1 = Nyquist
+    radius = np.hypot(frequency[:, None], frequency[None, :])
+    spectrum = np.fft.fft2(rng.normal(size=(size, size))) * (radius < cutoff)
+    image = np.real(np.fft.ifft2(spectrum))
+    return image / image.std()
+
+
+@pytest.mark.parametrize("cutoff", [0.3, 0.6])
+def test_decorrelation_finds_the_cutoff_of_band_limited_signal(cutoff):
+    rng = np.random.default_rng(RNG_SEED)
+    image = band_limited_noise(256, cutoff, rng) + 0.1 * rng.normal(size=(256, 256))
+    assert decorrelation_cutoff(image) == pytest.approx(cutoff, abs=0.04)
+    # resolution = 2 pixels / cut-off, in nm
+    resolution_nm = decorrelation_resolution_nm(image, pixel_nm=40.0)
+    assert resolution_nm == pytest.approx(80.0 / cutoff, rel=0.1)
+
+
+def test_decorrelation_resolution_worsens_with_blur_and_is_nan_without_structure():
+    rng = np.random.default_rng(RNG_SEED)
+    noise = rng.normal(size=(256, 256))
+    resolutions = [
+        decorrelation_resolution_nm(ndimage.gaussian_filter(noise, sigma_px), 50.0, 0.02)
+        for sigma_px in (1.0, 2.0, 4.0)
+    ]
+    assert resolutions[0] < resolutions[1] < resolutions[2]
+    assert math.isnan(decorrelation_resolution_nm(np.ones((64, 64)), 50.0))
+
+
+def test_noise_model_recovers_poisson_gain_and_read_noise():
+    rng = np.random.default_rng(RNG_SEED)
+    intensity = np.tile(np.linspace(5.0, 200.0, 512), (512, 1))
+    image = rng.poisson(intensity * 2.0) / 2.0 + rng.normal(0.0, 3.0, intensity.shape)
+    gain, offset = noise_model(image)
+    assert gain == pytest.approx(0.5, rel=0.1)  # variance = intensity / 2 + 3**2
+    assert offset == pytest.approx(9.0, rel=0.15)
+
+
+def consistent_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Degradation]:
+    """A confocal-pixel image of blobs and the widefield image its degradation gives."""
+    params = Degradation(sigma_px=1.0, scale=2, haze_fraction=0.3, haze_sigma_px=10.0)
+    truth = np.zeros((256, 256))
+    truth[rng.integers(20, 236, 30), rng.integers(20, 236, 30)] = 1.0
+    truth = ndimage.gaussian_filter(truth, 1.5) * 50 + 0.02
+    photons = widefield_signal(truth, params) * 400
+    widefield = rng.poisson(photons) + rng.normal(0.0, 2.0, photons.shape)
+    return truth, widefield, params
+
+
+def test_data_consistency_passes_the_truth_and_flags_an_invented_centriole():
+    rng = np.random.default_rng(RNG_SEED)
+    truth, widefield, params = consistent_pair(rng)
+    check = data_consistency(truth, widefield, params)
+    assert check.invented_regions == 0
+    assert check.rsp > 0.95
+    assert np.median(np.abs(check.error_map)) < 1.0  # within the noise
+    invented = truth.copy()
+    spot = np.zeros_like(truth)
+    spot[125, 65] = 1.0
+    invented += ndimage.gaussian_filter(spot, 1.5) * 50  # a centriole where the sample has none
+    flagged = data_consistency(invented, widefield, params)
+    assert flagged.invented_regions == 1
+    rows, columns = np.nonzero(flagged.invented)
+    assert abs(rows.mean() * 2 - 125) < 6 and abs(columns.mean() * 2 - 65) < 6  # at the spot
+    assert flagged.rse > check.rse and flagged.rsp < check.rsp
+
+
+def test_data_consistency_does_not_call_missing_structure_invented():
+    rng = np.random.default_rng(RNG_SEED)
+    truth, widefield, params = consistent_pair(rng)
+    dimmed = truth.copy()
+    dimmed[100:160, 100:160] = truth.min()  # structure removed, not added
+    assert data_consistency(dimmed, widefield, params).invented_regions == 0
+
+
+def test_error_maps_are_zero_and_one_for_a_perfect_prediction():
+    target = ndimage.gaussian_filter(np.random.default_rng(RNG_SEED).random((64, 64)), 2)
+    error, ssim_map = error_maps(3 * target + 1, target)
+    np.testing.assert_allclose(error, 0.0, atol=1e-4)
+    np.testing.assert_allclose(ssim_map, 1.0, atol=1e-3)
+
+
+def test_field_without_picks_or_reference_is_scored_without_crashing(tmp_path):
+    """Real data: no reference image and a field where Topaz picked nothing."""
+    rng = np.random.default_rng(RNG_SEED)
+    truth, widefield, params = consistent_pair(rng)
+    io.write_tiff(tmp_path / "wf.tif", widefield.astype(np.float32), 90.0)
+    io.write_tiff(tmp_path / "restored.tif", truth.astype(np.float32), 45.0)
+    io.write_table(tmp_path / "picks.tsv", pd.DataFrame(columns=["y_px", "x_px", "score"]))
+    io.write_json(
+        tmp_path / "sigma.json", {"scale": 2, "sigma_degradation_confocal_px": 1.0,
+                                  "confocal_pixel_nm": 45.0}
+    )  # fmt: skip
+    io.write_json(tmp_path / "rl.json", {"iterations": 2})
+    degradation = {"haze_fraction": 0.3, "haze_sigma_nm": 450.0, "peak_photons": 100,
+                   "read_noise_photons": 2.0, "seed": 0}  # fmt: skip
+    pipeline.evaluate_field(
+        tmp_path / "wf.tif", tmp_path / "restored.tif", tmp_path / "picks.tsv",
+        tmp_path / "sigma.json", tmp_path / "rl.json", degradation, 5.0, 90.0, 45.0,
+        "field00", tmp_path / "table.csv", tmp_path / "gallery.png", tmp_path / "maps.png",
+        log_path=tmp_path / "log.txt",
+    )  # fmt: skip
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert list(table.columns) == pipeline.FIELD_COLUMNS
+    assert list(table["method"]) == [
+        "widefield_input", "bicubic", "richardson_lucy", "wiener", "network"
+    ]  # fmt: skip
+    assert table[["psnr_db", "ssim", "nrmse"]].isna().all().all()  # no reference
+    assert table["resolution_nm"].notna().all()
+    network = table.set_index("method").loc["network"]
+    assert network["invented_regions"] == 0 and network["consistency_rsp"] > 0.95
+    log = (tmp_path / "log.txt").read_text()
+    assert "no reference image" in log and "no picks" in log
