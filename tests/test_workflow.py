@@ -68,6 +68,25 @@ def test_field_evaluation_compares_with_the_reference(demo_run):
     }
 
 
+def test_every_field_gets_the_checks_without_ground_truth(demo_run):
+    for path in sorted((demo_run / "results/evaluation/fields").glob("*.csv")):
+        table = pd.read_csv(path).set_index("method")
+        assert np.isfinite(table["resolution_nm"]).all(), path
+        restorations = table.loc[["bicubic", "richardson_lucy", "wiener", "network"]]
+        assert (restorations["consistency_rsp"] > 0.5).all(), path
+        assert (restorations["invented_regions"] >= 0).all(), path
+
+
+def test_report_has_every_stage_the_settings_and_the_checks(demo_run, tmp_path):
+    snakemake(demo_run, "--report", str(tmp_path / "report.html"))
+    report = (tmp_path / "report.html").read_text()
+    for category in ("1. Picking", "2. Degradation", "3. Restoration", "4. Gallery",
+                     "5. Checks without ground truth"):  # fmt: skip
+        assert category in report
+    assert "consistency_threshold_sigma = 5.0" in report  # the configuration, key by key
+    assert "maps/field00.png" in report and "gallery/field00.png" in report
+
+
 def test_rerun_does_nothing(demo_run):
     assert planned_jobs(demo_run) == Counter()
 

@@ -14,17 +14,20 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
 from centriole_sr.picking import matched_pairs  # noqa: E402
+from centriole_sr.quality import Consistency  # noqa: E402
 
 DISPLAY_PERCENTILES = (0.5, 99.95)
 
 # How tables name the methods (keys) and how figures show them (values).
 METHOD_LABELS = {
+    "widefield_input": "widefield input",
     "bicubic": "widefield (bicubic)",
     "richardson_lucy": "Richardson-Lucy",
     "wiener": "Wiener",
     "network": "network",
     "confocal_acquisition": "confocal acquisition",
     "noise_free_confocal": "noise-free confocal",
+    "reference": "reference (noise-free confocal)",
 }
 
 
@@ -92,10 +95,12 @@ def gallery_figure(
     path: str | os.PathLike,
     insets: int = 3,
     inset_px: int = 48,
+    note: str = "",
 ) -> None:
     """Whole-field panels side by side, with zoomed insets around the best-scored picks.
 
-    All panels share the confocal pixel grid, a scale bar and the same contrast rule.
+    All panels share the confocal pixel grid, a scale bar and the same contrast rule;
+    ``note`` is added to the title (what is missing, for example).
     """
     names = list(panels)
     height, width = panels[names[0]].shape
@@ -129,21 +134,76 @@ def gallery_figure(
             )
     for axis in axes.ravel():
         axis.set_axis_off()
-    figure.suptitle(f"{field}: scale bars 1 µm (field) and 250 nm (insets)", fontsize=10)
+    if not centres:
+        note = "; ".join(filter(None, [note, "no picks to zoom on"]))
+    title = f"{field}: scale bars 1 µm (field) and 250 nm (insets)"
+    figure.suptitle(f"{title}\n{note}" if note else title, fontsize=10)
     _save(figure, path)
 
 
+def maps_figure(
+    consistency: dict[str, Consistency],
+    errors: dict[str, tuple[np.ndarray, np.ndarray]],
+    threshold_sigma: float,
+    field: str,
+    path: str | os.PathLike,
+) -> None:
+    """Per method (columns): the data-consistency map with its invented regions outlined
+    and, where a reference exists, the error and SSIM maps against it (rows)."""
+    names = list(consistency)
+    rows = [("consistency", "re-degraded − widefield\n(noise s.d.)", "RdBu_r", -10, 10)]
+    if errors:
+        rows += [("error", "error vs reference\n(target range)", "RdBu_r", -0.25, 0.25),
+                 ("ssim", "local SSIM\nvs reference", "viridis", 0, 1)]  # fmt: skip
+    figure, axes = plt.subplots(
+        len(rows), len(names), figsize=(2.6 * len(names) + 0.8, 2.7 * len(rows)), squeeze=False
+    )
+    for row, (kind, label, cmap, low, high) in enumerate(rows):
+        for column, name in enumerate(names):
+            axis = axes[row, column]
+            axis.set_axis_off()
+            if kind == "consistency":
+                check = consistency[name]
+                shown = axis.imshow(check.error_map, cmap=cmap, vmin=low, vmax=high)
+                if check.invented.any():
+                    axis.contour(check.invented, levels=[0.5], colors="black", linewidths=0.6)
+                axis.set_title(
+                    f"{name}\nRSE {check.rse:.3f}, RSP {check.rsp:.3f}\n"
+                    f"{check.invented_regions} regions > {threshold_sigma:g} s.d.",
+                    fontsize=8,
+                )
+            elif name in errors:
+                image = errors[name][0 if kind == "error" else 1]
+                shown = axis.imshow(image, cmap=cmap, vmin=low, vmax=high)
+        figure.colorbar(shown, ax=list(axes[row]), fraction=0.015, pad=0.01).set_label(
+            label, fontsize=8
+        )
+    note = "" if errors else " (no reference image: error and SSIM maps need one)"
+    figure.suptitle(f"{field}: checks against the widefield input{note}", fontsize=10)
+    _save(figure, path)
+
+
+SUMMARY_AXES = {
+    "psnr_db": "PSNR (dB), higher is better",
+    "ssim": "SSIM, higher is better",
+    "resolution_nm": "resolution (nm, decorrelation), lower is finer",
+}
+
+
 def summary_figure(summary: pd.DataFrame, history: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Mean ± std of PSNR and SSIM per method (one row each) and data set, and the training
-    curves. Axes span the data, not zero: the differences between methods are what matters."""
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4.4), width_ratios=(1, 1, 1.1))
+    """Mean ± std of PSNR, SSIM and resolution per method (one row each) and data set, and
+    the training curves. Axes span the data, not zero: the differences between methods are
+    what matters."""
+    figure, axes = plt.subplots(1, 4, figsize=(19, 4.4), width_ratios=(1, 1, 1, 1.1))
     methods = [m for m in METHOD_LABELS if m in set(summary["method"])]
     methods += sorted(set(summary["method"]) - set(methods))
     datasets = list(dict.fromkeys(summary["dataset"]))
     offsets = np.linspace(-0.15, 0.15, len(datasets)) if len(datasets) > 1 else [0.0]
-    for axis, metric in zip(axes[:2], ("psnr_db", "ssim"), strict=True):
+    for axis, metric in zip(axes[:3], ("psnr_db", "ssim", "resolution_nm"), strict=True):
         for index, (offset, dataset) in enumerate(zip(offsets, datasets, strict=True)):
             rows = summary[summary["dataset"] == dataset].set_index("method")
+            if f"{metric}_mean" not in rows:
+                continue
             shown = [m for m in methods if m in rows.index]
             axis.errorbar(
                 rows.loc[shown, f"{metric}_mean"],
@@ -154,16 +214,17 @@ def summary_figure(summary: pd.DataFrame, history: pd.DataFrame, path: str | os.
         axis.set_yticks(range(len(methods)), [METHOD_LABELS.get(m, m) for m in methods])
         axis.invert_yaxis()
         axis.grid(axis="x", alpha=0.3)
-        axis.set_xlabel({"psnr_db": "PSNR (dB), higher is better", "ssim": "SSIM"}[metric])
+        axis.set_xlabel(SUMMARY_AXES[metric])
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=len(datasets), frameon=False)
     axes[1].tick_params(labelleft=False)
-    axes[2].plot(history["epoch"], history["train_loss"], label="training L1")
-    axes[2].plot(history["epoch"], history["val_loss"], label="validation L1")
-    axes[2].set_xlabel("epoch")
-    axes[2].set_ylabel("L1 loss")
-    axes[2].legend()
-    axes[2].set_title("training curves")
+    axes[2].tick_params(labelleft=False)
+    axes[3].plot(history["epoch"], history["train_loss"], label="training L1")
+    axes[3].plot(history["epoch"], history["val_loss"], label="validation L1")
+    axes[3].set_xlabel("epoch")
+    axes[3].set_ylabel("L1 loss")
+    axes[3].legend()
+    axes[3].set_title("training curves")
     figure.tight_layout(rect=(0, 0.07, 1, 1))
     _save(figure, path)
 

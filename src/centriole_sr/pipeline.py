@@ -629,27 +629,38 @@ def evaluate_field(
     picks_path: PathLike,
     sigma_path: PathLike,
     rl_path: PathLike,
+    degradation: dict[str, Any],
+    consistency_threshold_sigma: float,
     widefield_pixel_nm: float,
     confocal_pixel_nm: float,
     field: str,
     table_output: PathLike,
     gallery_output: PathLike,
+    maps_output: PathLike,
     reference_path: PathLike | None = None,
     confocal_path: PathLike | None = None,
     log_path: PathLike | None = None,
     reading: dict[str, Any] | None = None,
 ) -> None:
-    """Restored field, bicubic, Richardson-Lucy and Wiener against the reference if there is one.
+    """Score one widefield field's restorations, with and without ground truth; draw them.
 
-    ``reading`` (channel, z_stack) applies to the widefield field and the confocal images."""
+    Every image (widefield input, bicubic, Richardson-Lucy, Wiener, network, confocal
+    acquisition where there is one) gets a decorrelation resolution at the widefield's
+    noise level and, the restorations, a data-consistency check against the widefield
+    input (:mod:`centriole_sr.quality`); with a reference image, also PSNR, SSIM and
+    NRMSE (:mod:`centriole_sr.metrics`). ``reading`` (channel, z_stack) applies to the
+    widefield field and the confocal images.
+    """
     from centriole_sr import baselines
-    from centriole_sr.figures import gallery_figure, method_label
-    from centriole_sr.metrics import restoration_metrics
+    from centriole_sr.figures import gallery_figure, maps_figure, method_label
+    from centriole_sr.metrics import error_maps, restoration_metrics
+    from centriole_sr.quality import data_consistency, decorrelation_resolution_nm, noise_sd
 
     with logging_to(log_path):
         widefield, _ = io.read_field(widefield_path, widefield_pixel_nm, **(reading or {}))
         restored, _ = io.read_field(restored_path, confocal_pixel_nm)
         sigmas = io.read_json(sigma_path)
+        params = degradation_from(sigmas, degradation)
         scale = int(sigmas["scale"])
         iterations = int(io.read_json(rl_path)["iterations"])
         bicubic = baselines.bicubic_upsample(io.normalize_percentile(widefield), scale)
@@ -667,22 +678,80 @@ def evaluate_field(
         reference = None
         if reference_path is not None:
             reference = io.read_field(reference_path, confocal_pixel_nm, **(reading or {}))[0]
-        rows = []
+        # The widefield's noise, per confocal pixel (a pixel scale**2 times smaller collects
+        # scale**2 times fewer photons), is every image's floor for decorrelation analysis.
+        floor_sd = noise_sd(widefield) * scale
+        rows = [
+            {
+                "field": field,
+                "method": "widefield_input",
+                "resolution_nm": decorrelation_resolution_nm(widefield, widefield_pixel_nm),
+            }
+        ]
+        consistency, errors = {}, {}
         for method, image in images.items():
-            row: dict[str, Any] = {"field": field, "method": method}
+            row: dict[str, Any] = {
+                "field": field,
+                "method": method,
+                "resolution_nm": decorrelation_resolution_nm(image, confocal_pixel_nm, floor_sd),
+            }
+            if method in RESTORATIONS:
+                check = data_consistency(
+                    image, widefield, params, threshold_sigma=consistency_threshold_sigma
+                )
+                consistency[method] = check
+                row.update(
+                    consistency_rse=check.rse,
+                    consistency_rsp=check.rsp,
+                    invented_area_fraction=check.invented_area_fraction,
+                    invented_regions=check.invented_regions,
+                )
             if reference is not None:
                 row.update(restoration_metrics(image, reference))
+                errors[method] = error_maps(image, reference)
             rows.append(row)
-        panels = {method_label(method, iterations): image for method, image in images.items()}
-        if reference is not None:
-            panels["reference (noise-free confocal)"] = reference
-        table = pd.DataFrame(rows)
+        table = pd.DataFrame(rows, columns=FIELD_COLUMNS).astype({"invented_regions": "Int64"})
         if reference is None:
-            log.warning("%s: no reference image; metrics left empty", field)
+            log.warning("%s: no reference image; PSNR, SSIM and NRMSE left empty", field)
         log.info("\n%s", table.to_string(index=False))
         io.write_table(table_output, table)
         picks = io.read_table(picks_path)
-        gallery_figure(panels, picks, scale, confocal_pixel_nm, field, gallery_output)
+        if picks.empty:
+            log.warning("%s: no picks; the gallery has no insets", field)
+        panels = {method_label(method, iterations): image for method, image in images.items()}
+        if reference is not None:
+            panels[method_label("reference")] = reference
+            # what the check makes of the truth: how far the degradation model is from the data
+            consistency["reference"] = data_consistency(
+                reference, widefield, params, threshold_sigma=consistency_threshold_sigma
+            )
+        note = "" if reference is not None else "no reference image: no PSNR/SSIM"
+        gallery_figure(panels, picks, scale, confocal_pixel_nm, field, gallery_output, note=note)
+        maps_figure(
+            {method_label(m, iterations): c for m, c in consistency.items()},
+            {method_label(m, iterations): e for m, e in errors.items()},
+            consistency_threshold_sigma,
+            field,
+            maps_output,
+        )
+
+
+RESTORATIONS = ("bicubic", "richardson_lucy", "wiener", "network")
+"""Images made from the widefield field, whose consistency with it is checked."""
+FIELD_COLUMNS = [
+    "field",
+    "method",
+    "psnr_db",
+    "ssim",
+    "nrmse",
+    "resolution_nm",
+    "consistency_rse",
+    "consistency_rsp",
+    "invented_area_fraction",
+    "invented_regions",
+]
+"""Columns of results/evaluation/fields/<field>.csv, in order (documented in README)."""
+SUMMARY_METRICS = FIELD_COLUMNS[2:]
 
 
 HELDOUT_DATASETS = {
@@ -710,11 +779,12 @@ def summarize(
             heldout[heldout["target"] == target].assign(dataset=dataset)
             for target, dataset in HELDOUT_DATASETS.items()
         ]
-        if "psnr_db" in fields.columns:
-            parts.append(fields.dropna(subset=["psnr_db"]).assign(dataset="widefield fields"))
-        combined = pd.concat(parts, ignore_index=True)
+        parts.append(fields.assign(dataset="widefield fields"))
+        combined = pd.concat(parts, ignore_index=True).reindex(
+            columns=["dataset", "method", *SUMMARY_METRICS]
+        )
         summary = (
-            combined.groupby(["dataset", "method"], sort=False)[["psnr_db", "ssim", "nrmse"]]
+            combined.groupby(["dataset", "method"], sort=False)[SUMMARY_METRICS]
             .agg(["mean", "std", "count"])
             .reset_index()
         )

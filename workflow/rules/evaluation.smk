@@ -87,11 +87,22 @@ rule evaluate_field:
         sigma="results/psf/sigma.json",
         rl_iterations="results/evaluation/rl_iterations.json",
     output:
-        table="results/evaluation/fields/{field}.csv",
+        table=report(
+            "results/evaluation/fields/{field}.csv",
+            caption="../report/field_table.rst",
+            category="5. Checks without ground truth",
+            labels={"field": "{field}", "table": "metrics"},
+        ),
         gallery=report(
             "results/evaluation/gallery/{field}.png",
             caption="../report/gallery.rst",
             category="4. Gallery",
+            labels={"field": "{field}"},
+        ),
+        maps=report(
+            "results/evaluation/maps/{field}.png",
+            caption="../report/maps.rst",
+            category="5. Checks without ground truth",
             labels={"field": "{field}"},
         ),
     log:
@@ -105,6 +116,8 @@ rule evaluate_field:
         mem_mb=4000,
         runtime=20,
     params:
+        degradation=settings("degradation"),
+        consistency_threshold_sigma=config["evaluation"]["consistency_threshold_sigma"],
         widefield_pixel_nm=PIXEL_NM["widefield"],
         confocal_pixel_nm=PIXEL_NM["confocal"],
         reading=image_reading(),
