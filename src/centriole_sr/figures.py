@@ -112,10 +112,12 @@ def gallery_figure(
     ][:insets]
     rows = 1 + len(centres)
     figure, axes = plt.subplots(
-        rows, len(names), figsize=(2.6 * len(names), 2.6 * rows), squeeze=False
-    )
+        rows, len(names), figsize=(2.6 * len(names), 2.6 * rows + 0.4), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
     half = inset_px // 2
-    bar_px = 1000 / pixel_nm
+    bar_um = 5 if width * pixel_nm > 20_000 else 1  # a visible bar on large fields
+    bar_px = bar_um * 1000 / pixel_nm
     for column, name in enumerate(names):
         shown = _display(panels[name])
         axes[0, column].imshow(shown, cmap="magma")
@@ -136,7 +138,7 @@ def gallery_figure(
         axis.set_axis_off()
     if not centres:
         note = "; ".join(filter(None, [note, "no picks to zoom on"]))
-    title = f"{field}: scale bars 1 µm (field) and 250 nm (insets)"
+    title = f"{field}: scale bars {bar_um} µm (field) and 250 nm (insets)"
     figure.suptitle(f"{title}\n{note}" if note else title, fontsize=10)
     _save(figure, path)
 
@@ -156,8 +158,9 @@ def maps_figure(
         rows += [("error", "error vs reference\n(target range)", "RdBu_r", -0.25, 0.25),
                  ("ssim", "local SSIM\nvs reference", "viridis", 0, 1)]  # fmt: skip
     figure, axes = plt.subplots(
-        len(rows), len(names), figsize=(2.6 * len(names) + 0.8, 2.7 * len(rows)), squeeze=False
-    )
+        len(rows), len(names), figsize=(2.6 * len(names) + 0.8, 2.7 * len(rows) + 0.4),
+        squeeze=False, layout="constrained",
+    )  # fmt: skip
     for row, (kind, label, cmap, low, high) in enumerate(rows):
         for column, name in enumerate(names):
             axis = axes[row, column]
@@ -175,7 +178,7 @@ def maps_figure(
             elif name in errors:
                 image = errors[name][0 if kind == "error" else 1]
                 shown = axis.imshow(image, cmap=cmap, vmin=low, vmax=high)
-        figure.colorbar(shown, ax=list(axes[row]), fraction=0.015, pad=0.01).set_label(
+        figure.colorbar(shown, ax=list(axes[row]), fraction=0.015, pad=0.02).set_label(
             label, fontsize=8
         )
     note = "" if errors else " (no reference image: error and SSIM maps need one)"

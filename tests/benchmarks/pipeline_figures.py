@@ -63,7 +63,13 @@ def main(root: Path) -> None:
     summary = pd.read_csv(root / "results/evaluation/summary.csv")
     columns = ["dataset", "method", "psnr_db_mean", "psnr_db_std", "ssim_mean", "ssim_std"]
     print("\n## Restoration (mean ± std over patches or fields)\n")
-    print(summary[columns + ["psnr_db_count"]].to_markdown(index=False, floatfmt=".3f"))
+    scored = summary[summary["psnr_db_count"] > 0]
+    print(scored[columns + ["psnr_db_count"]].to_markdown(index=False, floatfmt=".3f"))
+    checks = summary[summary["resolution_nm_count"] > 0]
+    columns = ["method", "resolution_nm_mean", "resolution_nm_std", "consistency_rse_mean",
+               "consistency_rsp_mean", "invented_regions_mean"]  # fmt: skip
+    print("\n## Checks without ground truth, widefield fields (mean over fields)\n")
+    print(checks[columns].to_markdown(index=False, floatfmt=".3f"))
 
 
 if __name__ == "__main__":
