@@ -70,6 +70,7 @@ def new_widefield_field_jobs(field: str) -> Counter:
             ("restore_patches", f"field={field}"): 1,
             ("evaluate_field", f"field={field}"): 1,
             ("evaluate_picking", "modality=widefield"): 1,
+            ("domain_gap", ""): 1,  # compares all widefield patches with the degraded ones
             ("summarize", ""): 1,
             ("all", ""): 1,
         }

@@ -12,7 +12,9 @@ from centriole_sr.quality import (
     data_consistency,
     decorrelation_cutoff,
     decorrelation_resolution_nm,
+    domain_gap,
     noise_model,
+    radial_power_spectrum,
 )
 
 RNG_SEED = 0
@@ -132,3 +134,31 @@ def test_field_without_picks_or_reference_is_scored_without_crashing(tmp_path):
     assert network["invented_regions"] == 0 and network["consistency_rsp"] > 0.95
     log = (tmp_path / "log.txt").read_text()
     assert "no reference image" in log and "no picks" in log
+
+
+def blob_patches(rng: np.random.Generator, count: int, noise: float) -> np.ndarray:
+    """Patches of one blurred blob each, with white noise of standard deviation ``noise``."""
+    patches = np.zeros((count, 32, 32))
+    patches[:, 16, 16] = 1.0
+    patches = ndimage.gaussian_filter(patches, (0, 2, 2)) * 25
+    return patches + rng.normal(0.0, noise, patches.shape)
+
+
+def test_radial_power_spectrum_of_white_noise_is_flat():
+    rng = np.random.default_rng(RNG_SEED)
+    frequency, power = radial_power_spectrum(rng.normal(size=(200, 32, 32)))
+    assert frequency[0] == 0 and frequency[-1] == pytest.approx(0.5)
+    # every ring but DC within 15 % of the mean
+    np.testing.assert_allclose(power[1:], power[1:].mean(), rtol=0.15)
+
+
+def test_domain_gap_grows_with_a_noise_mismatch_and_measures_the_noise():
+    rng = np.random.default_rng(RNG_SEED)
+    widefield = blob_patches(rng, 100, 0.02)
+    same = domain_gap(blob_patches(rng, 100, 0.02), widefield)
+    noisier = domain_gap(blob_patches(rng, 100, 0.08), widefield)
+    assert same["spectral_gap_db"] < 1.0
+    assert noisier["spectral_gap_db"] > same["spectral_gap_db"] + 3.0
+    assert noisier["degraded_noise"] == pytest.approx(4 * noisier["widefield_noise"], rel=0.25)
+    with pytest.raises(ValueError, match="both kinds"):
+        domain_gap(widefield[:0], widefield)

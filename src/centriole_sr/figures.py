@@ -255,3 +255,46 @@ def degradation_figure(
         axes[row, 0].set_title(name, fontsize=9, loc="left")
     figure.tight_layout()
     _save(figure, path)
+
+
+def domain_gap_figure(
+    frequency_per_um: np.ndarray,
+    power_degraded: np.ndarray,
+    power_widefield: np.ndarray,
+    gap: dict[str, float],
+    path: str | os.PathLike,
+) -> None:
+    """Mean power spectra of degraded confocal and real widefield patches, their ratio, and
+    the patches' background and noise."""
+    figure, axes = plt.subplots(1, 3, figsize=(14, 3.8), width_ratios=(1.2, 1.2, 0.8),
+                                layout="constrained")  # fmt: skip
+    shown = slice(1, None)  # DC carries no shape
+    axes[0].semilogy(frequency_per_um[shown], power_widefield[shown], label="real widefield")
+    axes[0].semilogy(frequency_per_um[shown], power_degraded[shown], label="degraded confocal")
+    axes[0].set_xlabel("spatial frequency (cycles/µm)")
+    axes[0].set_ylabel("mean power")
+    axes[0].legend()
+    axes[0].set_title("radial power spectra of the patches")
+    ratio_db = 10 * np.log10(power_degraded[shown] / power_widefield[shown])
+    axes[1].axhline(0, color="grey", linewidth=0.8)
+    axes[1].plot(frequency_per_um[shown], ratio_db, color="C3")
+    axes[1].set_xlabel("spatial frequency (cycles/µm)")
+    axes[1].set_ylabel("degraded / real (dB)")
+    axes[1].set_title(f"domain gap: {gap['spectral_gap_db']:.2f} dB (RMS)")
+    names = ("background", "noise")
+    x = np.arange(len(names))
+    axes[2].bar(x - 0.2, [gap[f"widefield_{n}"] for n in names], 0.4, label="real widefield")
+    axes[2].bar(x + 0.2, [gap[f"degraded_{n}"] for n in names], 0.4, label="degraded confocal")
+    axes[2].set_xticks(x, names)
+    axes[2].set_ylabel("fraction of the patch's range")
+    axes[2].set_title("per patch (median)")
+    axes[2].legend(fontsize=8)
+    _save(figure, path)
+
+
+def message_figure(message: str, path: str | os.PathLike) -> None:
+    """A figure that says why there is nothing to draw, in place of the missing one."""
+    figure, axis = plt.subplots(figsize=(8, 1.5))
+    axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    axis.set_axis_off()
+    _save(figure, path)

@@ -718,7 +718,13 @@ def evaluate_field(
         picks = io.read_table(picks_path)
         if picks.empty:
             log.warning("%s: no picks; the gallery has no insets", field)
-        panels = {method_label(method, iterations): image for method, image in images.items()}
+        resolution_nm = table.set_index("method")["resolution_nm"]
+
+        def title(method: str) -> str:
+            label, resolution = method_label(method, iterations), resolution_nm[method]
+            return f"{label}\n{resolution:.0f} nm" if np.isfinite(resolution) else label
+
+        panels = {title(method): image for method, image in images.items()}
         if reference is not None:
             panels[method_label("reference")] = reference
             # what the check makes of the truth: how far the degradation model is from the data
@@ -795,6 +801,43 @@ def summarize(
         log.info("\n%s", summary.to_string(index=False))
         io.write_table(table_output, summary)
         summary_figure(summary, io.read_table(history_path), figure_output)
+
+
+def domain_gap(
+    pair_paths: Sequence[PathLike],
+    widefield_patch_paths: Sequence[PathLike],
+    widefield_pixel_nm: float,
+    json_output: PathLike,
+    figure_output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Compare every degraded confocal patch with every real widefield patch: a number
+    (:func:`centriole_sr.quality.domain_gap`, written as JSON) and a figure."""
+    from centriole_sr.figures import domain_gap_figure, message_figure
+    from centriole_sr.quality import domain_gap as measure_gap
+    from centriole_sr.quality import radial_power_spectrum
+
+    with logging_to(log_path):
+        degraded, _, _ = load_pairs(pair_paths)
+        widefield = [load_patches(path)["patches"] for path in widefield_patch_paths]
+        widefield = np.concatenate(widefield) if widefield else np.zeros((0, 1, 1))
+        if len(degraded) == 0 or len(widefield) == 0:
+            message = (
+                f"no domain gap: {len(degraded)} degraded confocal and {len(widefield)} "
+                "widefield patches (check the picks of the modality without any)"
+            )
+            log.warning(message)
+            io.write_json(json_output, {"degraded_patches": len(degraded),
+                                        "widefield_patches": len(widefield)})  # fmt: skip
+            message_figure(message, figure_output)
+            return
+        gap = measure_gap(degraded, widefield)
+        log.info("%s", gap)
+        io.write_json(json_output, gap)
+        frequency, power_degraded = radial_power_spectrum(degraded)
+        _, power_widefield = radial_power_spectrum(widefield)
+        frequency_per_um = frequency * 1000.0 / widefield_pixel_nm
+        domain_gap_figure(frequency_per_um, power_degraded, power_widefield, gap, figure_output)
 
 
 def degradation_examples(

@@ -10,6 +10,7 @@ tables, the form in which README.md quotes them.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -70,6 +71,9 @@ def main(root: Path) -> None:
                "consistency_rsp_mean", "invented_regions_mean"]  # fmt: skip
     print("\n## Checks without ground truth, widefield fields (mean over fields)\n")
     print(checks[columns].to_markdown(index=False, floatfmt=".3f"))
+    gap = json.loads((root / "results/degraded/domain_gap.json").read_text())
+    print("\n## Domain gap, degraded confocal against real widefield patches\n")
+    print(pd.DataFrame([gap]).to_markdown(index=False, floatfmt=".3f"))
 
 
 if __name__ == "__main__":

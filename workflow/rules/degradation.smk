@@ -61,3 +61,35 @@ rule degradation_examples:
         runtime=5,
     script:
         "../scripts/degradation_examples.py"
+
+
+rule domain_gap:
+    input:
+        pairs=expand("results/degraded/{field}.npz", field=FIELDS["confocal"]),
+        widefield=expand(
+            "results/patches/widefield/{field}.npz", field=FIELDS["widefield"]
+        ),
+    output:
+        gap=report(
+            "results/degraded/domain_gap.json",
+            caption="../report/domain_gap.rst",
+            category="2. Degradation",
+            labels={"table": "domain gap"},
+        ),
+        figure=report(
+            "results/degraded/domain_gap.png",
+            caption="../report/domain_gap.rst",
+            category="2. Degradation",
+            labels={"figure": "domain gap"},
+        ),
+    log:
+        "logs/degraded/domain_gap.log",
+    conda:
+        "../../envs/base.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        widefield_pixel_nm=PIXEL_NM["widefield"],
+    script:
+        "../scripts/domain_gap.py"
