@@ -7,7 +7,7 @@ from scipy import ndimage
 
 from centriole_sr import io, pipeline
 from centriole_sr.degrade import Degradation, widefield_signal
-from centriole_sr.metrics import error_maps
+from centriole_sr.metrics import compare
 from centriole_sr.quality import (
     data_consistency,
     decorrelation_cutoff,
@@ -98,7 +98,8 @@ def test_data_consistency_does_not_call_missing_structure_invented():
 
 def test_error_maps_are_zero_and_one_for_a_perfect_prediction():
     target = ndimage.gaussian_filter(np.random.default_rng(RNG_SEED).random((64, 64)), 2)
-    error, ssim_map = error_maps(3 * target + 1, target)
+    metrics, error, ssim_map = compare(3 * target + 1, target)
+    assert metrics["ssim"] == pytest.approx(1.0, abs=1e-3) and metrics["psnr_db"] > 60
     np.testing.assert_allclose(error, 0.0, atol=1e-4)
     np.testing.assert_allclose(ssim_map, 1.0, atol=1e-3)
 

@@ -12,11 +12,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from centriole_sr.degrade import block_mean  # noqa: E402
 from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
 from centriole_sr.picking import matched_pairs  # noqa: E402
 from centriole_sr.quality import Consistency  # noqa: E402
 
 DISPLAY_PERCENTILES = (0.5, 99.95)
+WHOLE_FIELD_DISPLAY_PX = 512
 
 # How tables name the methods (keys) and how figures show them (values).
 METHOD_LABELS = {
@@ -48,6 +50,18 @@ def _save(figure: plt.Figure, path: str | os.PathLike) -> None:
 def _display(image: np.ndarray) -> np.ndarray:
     """Percentile-normalised and clipped to [0, 1]: the same contrast rule for every panel."""
     return np.clip(normalize_percentile(image, *DISPLAY_PERCENTILES), 0.0, 1.0)
+
+
+def _show_whole(axis: plt.Axes, image: np.ndarray, **style) -> matplotlib.image.AxesImage:
+    """Draw a whole field, averaged down to at most ~512 pixels a side (a panel shows fewer;
+    drawing the full array only slows the PNG down), in the full image's pixel coordinates."""
+    factor = max(1, max(image.shape) // WHOLE_FIELD_DISPLAY_PX)
+    height, width = image.shape
+    return axis.imshow(
+        block_mean(image, factor) if factor > 1 else image,
+        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+        **style,
+    )
 
 
 def _display_inset(crop: np.ndarray) -> np.ndarray:
@@ -120,7 +134,7 @@ def gallery_figure(
     bar_px = bar_um * 1000 / pixel_nm
     for column, name in enumerate(names):
         shown = _display(panels[name])
-        axes[0, column].imshow(shown, cmap="magma")
+        _show_whole(axes[0, column], shown, cmap="magma")
         axes[0, column].set_title(name, fontsize=9)
         axes[0, column].add_patch(
             Rectangle((width * 0.05, height * 0.93), bar_px, height * 0.012, color="white")
@@ -167,7 +181,7 @@ def maps_figure(
             axis.set_axis_off()
             if kind == "consistency":
                 check = consistency[name]
-                shown = axis.imshow(check.error_map, cmap=cmap, vmin=low, vmax=high)
+                shown = _show_whole(axis, check.error_map, cmap=cmap, vmin=low, vmax=high)
                 if check.invented.any():
                     axis.contour(check.invented, levels=[0.5], colors="black", linewidths=0.6)
                 axis.set_title(
@@ -177,7 +191,7 @@ def maps_figure(
                 )
             elif name in errors:
                 image = errors[name][0 if kind == "error" else 1]
-                shown = axis.imshow(image, cmap=cmap, vmin=low, vmax=high)
+                shown = _show_whole(axis, image, cmap=cmap, vmin=low, vmax=high)
         figure.colorbar(shown, ax=list(axes[row]), fraction=0.015, pad=0.02).set_label(
             label, fontsize=8
         )

@@ -32,22 +32,25 @@ def _comparable(prediction: np.ndarray, target: np.ndarray) -> tuple[np.ndarray,
     return affine_fit(prediction, target_norm), target_norm
 
 
-def restoration_metrics(prediction: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """PSNR (dB), SSIM and NRMSE of ``prediction`` against ``target`` (same shape)."""
-    fitted, target_norm = _comparable(prediction, target)
-    return {
-        "psnr_db": float(peak_signal_noise_ratio(target_norm, fitted, data_range=1.0)),
-        "ssim": float(structural_similarity(target_norm, fitted, data_range=1.0)),
-        "nrmse": float(normalized_root_mse(target_norm, fitted)),
-    }
-
-
-def error_maps(prediction: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(error, SSIM) maps of ``prediction`` against ``target``: the pixels behind the metrics.
+def compare(
+    prediction: np.ndarray, target: np.ndarray
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """PSNR (dB), SSIM and NRMSE of ``prediction`` against ``target``, and the error and SSIM
+    maps behind them: (metrics, error map, SSIM map), from one SSIM computation.
 
     The error is the affine-fitted prediction minus the normalised target (1 = the target's
     0.1-99.9 percentile range); the SSIM map is scikit-image's local SSIM.
     """
     fitted, target_norm = _comparable(prediction, target)
-    _, ssim_map = structural_similarity(target_norm, fitted, data_range=1.0, full=True)
-    return (fitted - target_norm).astype(np.float32), ssim_map.astype(np.float32)
+    ssim, ssim_map = structural_similarity(target_norm, fitted, data_range=1.0, full=True)
+    metrics = {
+        "psnr_db": float(peak_signal_noise_ratio(target_norm, fitted, data_range=1.0)),
+        "ssim": float(ssim),
+        "nrmse": float(normalized_root_mse(target_norm, fitted)),
+    }
+    return metrics, (fitted - target_norm).astype(np.float32), ssim_map.astype(np.float32)
+
+
+def restoration_metrics(prediction: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """PSNR (dB), SSIM and NRMSE of ``prediction`` against ``target`` (same shape)."""
+    return compare(prediction, target)[0]

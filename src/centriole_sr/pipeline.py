@@ -653,7 +653,7 @@ def evaluate_field(
     """
     from centriole_sr import baselines
     from centriole_sr.figures import gallery_figure, maps_figure, method_label
-    from centriole_sr.metrics import error_maps, restoration_metrics
+    from centriole_sr.metrics import compare
     from centriole_sr.quality import data_consistency, decorrelation_resolution_nm, noise_sd
 
     with logging_to(log_path):
@@ -707,8 +707,9 @@ def evaluate_field(
                     invented_regions=check.invented_regions,
                 )
             if reference is not None:
-                row.update(restoration_metrics(image, reference))
-                errors[method] = error_maps(image, reference)
+                metrics, error_map, ssim_map = compare(image, reference)
+                row.update(metrics)
+                errors[method] = (error_map, ssim_map)
             rows.append(row)
         table = pd.DataFrame(rows, columns=FIELD_COLUMNS).astype({"invented_regions": "Int64"})
         if reference is None:

@@ -28,7 +28,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
 
 from centriole_sr import baselines, io
-from centriole_sr.metrics import error_maps
+from centriole_sr.metrics import compare
 from centriole_sr.pipeline import WIENER_BALANCE, degradation_from
 from centriole_sr.quality import data_consistency
 
@@ -97,7 +97,7 @@ def main(root: Path) -> None:
         ).invented_regions
         for method, image in images.items():
             check = data_consistency(image, widefield, params, threshold_sigma=threshold)
-            true_error = error_maps(image, reference)[0]
+            true_error = compare(image, reference)[1]
             tiles.append(pd.DataFrame({
                 "field": field, "method": method,
                 "consistency": tile_rms(check.error_map, TILE_PX),
