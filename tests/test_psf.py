@@ -7,6 +7,7 @@ from centriole_sr.psf import (
     Optics,
     airy_unit_nm,
     computed_psf,
+    computed_sigmas,
     fit_gaussian_sigma_nm,
     optics_sigmas,
     sigma_confocal_nm,
@@ -139,3 +140,19 @@ def test_computed_psf_rejects_bad_arguments():
         computed_psf(Optics(), "widefield", 45.0, 32, np.zeros(1))
     with pytest.raises(ValueError, match="modality"):
         computed_psf(Optics(), "sted", 45.0, 31, np.zeros(1))  # type: ignore[arg-type]
+
+
+def test_computed_sigmas_widen_the_widefield_more_with_defocus():
+    optics = Optics()
+    in_focus, defocused = computed_sigmas(optics, 0.0), computed_sigmas(optics, 600.0)
+    paraxial = optics_sigmas(optics)
+    for key in ("sigma_widefield_nm", "sigma_confocal_nm"):  # as the in-focus test above
+        assert in_focus[key] == pytest.approx(paraxial[key], rel=0.07)
+    # objects within +-300 nm of focus: the widefield spreads by > 10 %, the confocal by less
+    widening_wf = defocused["sigma_widefield_nm"] / in_focus["sigma_widefield_nm"]
+    widening_conf = defocused["sigma_confocal_nm"] / in_focus["sigma_confocal_nm"]
+    assert widening_wf > 1.1 and widening_wf > widening_conf
+    assert defocused["sigma_degradation_nm"] > in_focus["sigma_degradation_nm"]
+    assert defocused["source"].startswith("computed")
+    with pytest.raises(InputError, match="defocus"):
+        computed_sigmas(optics, -1.0)
