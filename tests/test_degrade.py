@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from centriole_sr.degrade import Degradation, block_mean, degrade, degrade_patches
+from centriole_sr.degrade import (
+    Degradation,
+    block_mean,
+    calibrated_noise,
+    degrade,
+    degrade_patches,
+    widefield_signal,
+)
+from centriole_sr.io import normalize_percentile
 
 
 def _second_moment_sigma(image: np.ndarray) -> float:
@@ -50,3 +58,29 @@ def test_noise_level_follows_the_photon_budget():
         np.corrcoef(image.ravel(), reference.ravel())[0, 1] for image in (noisy_low, noisy_high)
     ]
     assert errors[1] > errors[0] + 0.1
+
+
+def test_noise_calibrated_from_a_widefield_field_gives_its_photon_budget():
+    """Camera data (gain 2, baseline 100) of patches made by the degradation itself with a
+    known photon budget, over a background that varies from patch to patch (haze)."""
+    rng = np.random.default_rng(0)
+    confocal = np.zeros((100, 64, 64))
+    confocal[np.arange(100), rng.integers(24, 40, 100), rng.integers(24, 40, 100)] = 1.0
+    confocal = ndimage.gaussian_filter(confocal, (0, 2, 2)) * 100
+    params = Degradation(sigma_px=1.0, scale=2, haze_fraction=0.0)
+    peak_photons, read_photons = 200.0, 3.0
+    background_photons = rng.uniform(5.0, 60.0, 100)
+    photons = [
+        widefield_signal(normalize_percentile(patch), params) * peak_photons + background
+        for patch, background in zip(confocal, background_photons, strict=True)
+    ]
+    camera = np.stack(
+        [2.0 * (rng.poisson(np.clip(p, 0, None)) + rng.normal(0, read_photons, p.shape)) + 100
+         for p in photons]
+    )  # fmt: skip
+    field = np.block([[camera[10 * i + j] for j in range(10)] for i in range(10)])
+    calibrated_peak, calibrated_read = calibrated_noise(field, camera, confocal, params)
+    assert calibrated_peak == pytest.approx(peak_photons, rel=0.15)
+    # the background's own shot noise counts as read noise: the degradation has no background
+    expected_read = np.sqrt(read_photons**2 + np.median(background_photons))
+    assert calibrated_read == pytest.approx(expected_read, rel=0.2)

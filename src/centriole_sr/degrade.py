@@ -85,3 +85,34 @@ def degrade_patches(
     coarse = patches.shape[-1] // params.scale
     inputs_array = np.stack(inputs) if inputs else np.zeros((0, coarse, coarse), np.float32)
     return inputs_array, targets.astype(np.float32)
+
+
+def calibrated_noise(
+    widefield_field: np.ndarray,
+    widefield_patches: np.ndarray,
+    confocal_patches: np.ndarray,
+    params: Degradation,
+) -> tuple[float, float]:
+    """(peak_photons, read_noise_photons) that make degraded patches as noisy as real ones.
+
+    The widefield field's noise (:func:`centriole_sr.noise.fit_noise`, in its own units)
+    gives its gain, hence each real widefield patch's signal range in photons and its
+    background noise in photons; the confocal patches, degraded without noise by
+    ``params``, give the signal range that ``peak_photons`` multiplies and their background
+    signal, whose Poisson noise the read noise need not add again. Medians over patches.
+    """
+    from centriole_sr.noise import fit_noise
+
+    noise = fit_noise(widefield_field)
+    if noise.gain <= 0:
+        raise ValueError("the widefield field shows no Poisson noise to calibrate against")
+    low, high = np.percentile(widefield_patches, [1.0, 99.8], axis=(1, 2))
+    background = np.median(widefield_patches, axis=(1, 2))
+    range_photons = float(np.median((high - low) / noise.gain))
+    background_variance = float(np.median(noise.variance(background))) / noise.gain**2
+    signals = [widefield_signal(normalize_percentile(p), params) for p in confocal_patches]
+    signal_low, signal_high = np.percentile(np.stack(signals), [1.0, 99.8], axis=(1, 2))
+    peak_photons = range_photons / float(np.median(signal_high - signal_low))
+    signal_background = float(np.median([np.median(s) for s in signals])) * peak_photons
+    read_noise = float(np.sqrt(max(background_variance - signal_background, 0.0)))
+    return peak_photons, read_noise
