@@ -13,6 +13,7 @@ from centriole_sr.psf import (
     sigma_confocal_nm,
     sigma_degradation_nm,
     sigma_widefield_nm,
+    widefield_haze,
 )
 
 WF_NM = 83.6  # DESIGN.md reference values for 488 / 520 nm, NA 1.4
@@ -156,3 +157,18 @@ def test_computed_sigmas_widen_the_widefield_more_with_defocus():
     assert defocused["source"].startswith("computed")
     with pytest.raises(InputError, match="defocus"):
         computed_sigmas(optics, -1.0)
+
+
+def test_widefield_haze_grows_with_the_sample_thickness():
+    optics = Optics()
+    thin, thick = widefield_haze(optics, 0.0), widefield_haze(optics, 3000.0)
+    # in focus: the Airy core (as the in-focus fit) and a little light in the rings
+    assert thin["core_sigma_nm"] == pytest.approx(
+        optics_sigmas(optics)["sigma_widefield_nm"], rel=0.07
+    )
+    assert thin["haze_fraction"] < 0.5
+    # 3 um of sample: several times the core's energy spread over a wide halo
+    assert thick["haze_fraction"] > 5 * thin["haze_fraction"]
+    assert thick["haze_sigma_nm"] > 4 * thick["core_sigma_nm"]
+    with pytest.raises(InputError, match="thickness"):
+        widefield_haze(optics, -1.0)

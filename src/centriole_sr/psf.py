@@ -169,6 +169,41 @@ def computed_sigmas(
     return sigma_table(optics, wf, conf, f"computed PSFs, defocus range {defocus_range_nm:g} nm")
 
 
+def widefield_haze(
+    optics: Optics, thickness_nm: float, z_step_nm: float = 200.0
+) -> dict[str, float]:
+    """Out-of-focus light of the widefield: a narrow plus a wide Gaussian fitted to its PSF
+    averaged over a sample ``thickness_nm`` thick, centred on focus.
+
+    Returns the core and haze sigmas (nm) and ``haze_fraction``, the wide Gaussian's energy
+    over the narrow one's: the degradation's haze term (``haze_fraction`` times the signal
+    blurred by the haze sigma). A point in focus has some haze already (the Airy rings);
+    each micron of sample above and below adds much more.
+    """
+    if thickness_nm < 0:
+        raise InputError(f"sample thickness must be >= 0 nm, got {thickness_nm}")
+    planes = max(int(round(thickness_nm / z_step_nm)) + 1, 1)
+    z_nm = np.linspace(-thickness_nm / 2, thickness_nm / 2, planes)
+    pixel_nm, size_px = 45.0, 179  # 8 um: holds the haze of a few microns of defocus
+    psf = computed_psf(optics, "widefield", pixel_nm, size_px, z_nm).mean(0).astype(float)
+    yy, xx = np.indices(psf.shape) - size_px // 2
+    radius2_nm2 = (yy**2 + xx**2) * pixel_nm**2
+
+    def residual(params: np.ndarray) -> np.ndarray:
+        core, core_sigma, haze, haze_sigma = params
+        model = core * np.exp(-radius2_nm2 / (2 * core_sigma**2))
+        return (model + haze * np.exp(-radius2_nm2 / (2 * haze_sigma**2)) - psf).ravel()
+
+    start = [psf.max(), 90.0, psf.max() / 50, 600.0]
+    bounds = ([0.0, 20.0, 0.0, 150.0], [np.inf, 500.0, np.inf, 4000.0])
+    core, core_sigma, haze, haze_sigma = optimize.least_squares(residual, start, bounds=bounds).x
+    return {
+        "core_sigma_nm": float(core_sigma),
+        "haze_sigma_nm": float(haze_sigma),
+        "haze_fraction": float(haze * haze_sigma**2 / (core * core_sigma**2)),
+    }
+
+
 def computed_psf(
     optics: Optics,
     modality: Literal["widefield", "confocal"],
