@@ -2,7 +2,7 @@
 
 Run from the project root after ``snakemake --cores all`` on the demo config:
 
-    .venv/bin/python tests/benchmarks/degradation_benchmark.py [ROOT] [--threads N]
+    .venv/bin/python tests/benchmarks/degradation_benchmark.py [ROOT] [--threads N] [--seeds N]
 
 For each degradation below, the demo's confocal patches are degraded, a network is trained
 on them with the config's training settings, and the demo's widefield fields are
@@ -14,13 +14,18 @@ widefield patches (centriole_sr.quality.domain_gap). Prints a Markdown table.
 - paraxial: sigma_deg from the paraxial Gaussian approximations of both PSFs; no haze;
 - computed PSFs: sigma_deg from Gaussians fitted to the vectorial PSFs averaged over the
   depth range of the demo's centrioles (+-300 nm); no haze;
-- pipeline: what the pipeline trains on (paraxial sigma_deg, the config's haze).
-All four use the config's noise.
+- pipeline: what the pipeline trains on (paraxial sigma_deg, the config's haze);
+- full chain: computed-PSF blur, the haze of the widefield PSF averaged over the demo
+  sample's 3 um (psf.widefield_haze) and noise calibrated on the first widefield field
+  (degrade.calibrated_noise).
+The first four use the config's noise. Each degradation trains --seeds networks (training
+seeds 0, 1, ...): single runs differ by up to a dB.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -30,38 +35,66 @@ import torch
 import yaml
 
 from centriole_sr import io, pipeline
-from centriole_sr.degrade import Degradation, degrade_patches
+from centriole_sr.degrade import Degradation, calibrated_noise, degrade_patches
 from centriole_sr.metrics import compare
 from centriole_sr.patches import load_patches, save_patches
-from centriole_sr.psf import Optics, computed_sigmas, optics_sigmas
+from centriole_sr.psf import Optics, computed_sigmas, optics_sigmas, widefield_haze
 from centriole_sr.quality import domain_gap
 from centriole_sr.restore import load_model, restore_image
 from centriole_sr.simulate import DemoParams
 
 
-def degradations(config: dict) -> dict[str, tuple[dict, Degradation]]:
+def degradations(root: Path, config: dict) -> dict[str, tuple[dict, Degradation]]:
     """Name -> (sigma table, degradation parameters)."""
     optics = Optics(**config["optics"])
+    demo = DemoParams()
     paraxial = optics_sigmas(optics)
-    computed = computed_sigmas(optics, DemoParams().centriole_z_range_nm)
+    computed = computed_sigmas(optics, demo.centriole_z_range_nm)
     no_haze = {**config["degradation"], "haze_fraction": 0.0}
     fixed = {**paraxial, "source": "fixed 4 px", "sigma_degradation_confocal_px": 4.0,
              "sigma_degradation_nm": 4.0 * optics.confocal_pixel_nm}  # fmt: skip
+    haze = widefield_haze(optics, demo.sample_thickness_nm)
+    hazy = {**config["degradation"], "haze_fraction": haze["haze_fraction"],
+            "haze_sigma_nm": haze["haze_sigma_nm"]}  # fmt: skip
     tables = {"fixed 4 px": (fixed, no_haze), "paraxial": (paraxial, no_haze),
               "computed PSFs": (computed, no_haze),
-              "pipeline": (paraxial, config["degradation"])}  # fmt: skip
+              "pipeline": (paraxial, config["degradation"]),
+              "full chain": (computed, hazy)}  # fmt: skip
     pixels = {"confocal_pixel_nm": optics.confocal_pixel_nm,
               "widefield_pixel_nm": optics.widefield_pixel_nm}  # fmt: skip
-    return {
+    chains = {
         name: ({**sigmas, **pixels}, pipeline.degradation_from({**sigmas, **pixels}, settings))
         for name, (sigmas, settings) in tables.items()
     }
+    # the full chain's noise: calibrated on the first widefield field and its patches
+    sigmas, params = chains["full chain"]
+    field = sorted((root / "results/demo/widefield").glob("*.tif"))[0]
+    peak_photons, read_noise_photons = calibrated_noise(
+        io.read_field(field)[0],
+        load_patches(root / f"results/patches/widefield/{field.stem}.npz")["patches"],
+        load_patches(sorted((root / "results/patches/confocal").glob("*.npz"))[0])["patches"],
+        params,
+    )
+    chains["full chain"] = (
+        sigmas,
+        dataclasses.replace(
+            params, peak_photons=peak_photons, read_noise_photons=read_noise_photons
+        ),
+    )
+    return chains
 
 
 def score(
-    root: Path, config: dict, sigmas: dict, params: Degradation, scratch: Path, threads: int
+    root: Path,
+    config: dict,
+    sigmas: dict,
+    params: Degradation,
+    scratch: Path,
+    threads: int,
+    seeds: list[int],
 ) -> dict[str, float]:
-    """Train on the degraded demo patches; restore and score every demo widefield field."""
+    """Train on the degraded demo patches, once per training seed; restore and score every
+    demo widefield field. PSNR and SSIM: mean and standard deviation over the seeds."""
     pair_paths, degraded = [], []
     for path in sorted((root / "results/patches/confocal").glob("*.npz")):
         seed = pipeline.field_seed(config["degradation"]["seed"], path.stem)
@@ -73,36 +106,43 @@ def score(
     widefield_patches = np.concatenate([load_patches(p)["patches"] for p in widefield_paths])
     gap = domain_gap(np.concatenate(degraded), widefield_patches)
     io.write_json(scratch / "sigma.json", sigmas)
-    training = {**config["training"], "device": "cpu"}
-    pipeline.train_network(pair_paths, scratch / "sigma.json", training, threads,
-                           scratch / "model/weights.pt", scratch / "checkpoint.pt")  # fmt: skip
-    model, card = load_model(scratch / "model/weights.pt", scratch / "model/card.json")
-    rows = []
-    for path in sorted((root / "results/demo/widefield").glob("*.tif")):
-        widefield, _ = io.read_field(path)
-        reference, _ = io.read_field(root / f"results/demo/confocal_clean/{path.name}")
-        restored = restore_image(model, io.normalize_percentile(widefield), int(card["scale"]))
-        rows.append(compare(restored, reference)[0])
-    means = pd.DataFrame(rows).mean()
+    runs = []
+    for seed in seeds:  # the same pairs, networks from different initial weights
+        training = {**config["training"], "device": "cpu", "seed": seed}
+        model_dir = scratch / f"model{seed}"
+        pipeline.train_network(pair_paths, scratch / "sigma.json", training, threads,
+                               model_dir / "weights.pt", model_dir / "checkpoint.pt")  # fmt: skip
+        model, card = load_model(model_dir / "weights.pt", model_dir / "card.json")
+        rows = []
+        for path in sorted((root / "results/demo/widefield").glob("*.tif")):
+            widefield, _ = io.read_field(path)
+            reference, _ = io.read_field(root / f"results/demo/confocal_clean/{path.name}")
+            restored = restore_image(model, io.normalize_percentile(widefield), int(card["scale"]))
+            rows.append(compare(restored, reference)[0])
+        runs.append(pd.DataFrame(rows).mean())
+    runs = pd.DataFrame(runs)
     return {
         "sigma_deg_nm": sigmas["sigma_degradation_nm"],
         "haze_fraction": params.haze_fraction,
+        "peak_photons": params.peak_photons,
         "domain_gap_db": gap["spectral_gap_db"],
-        "fields_psnr_db": means["psnr_db"],
-        "fields_ssim": means["ssim"],
+        "fields_psnr_db": runs["psnr_db"].mean(),
+        "psnr_sd": runs["psnr_db"].std(),
+        "fields_ssim": runs["ssim"].mean(),
+        "ssim_sd": runs["ssim"].std(),
     }
 
 
-def main(root: Path, threads: int) -> None:
+def main(root: Path, threads: int, seeds: list[int]) -> None:
     config = yaml.safe_load((root / "config.yaml").read_text())
     torch.set_num_threads(threads)
     rows = []
-    for name, (sigmas, params) in degradations(config).items():
+    for name, (sigmas, params) in degradations(root, config).items():
         with tempfile.TemporaryDirectory(prefix="degradation_benchmark_") as scratch:
-            scores = score(root, config, sigmas, params, Path(scratch), threads)
+            scores = score(root, config, sigmas, params, Path(scratch), threads, seeds)
             rows.append({"degradation": name, **scores})
             print(rows[-1], flush=True)
-    print("\n## Four degradations: domain gap; a network trained on each, on widefield fields\n")
+    print("\n## Degradations: domain gap; networks trained on each, on widefield fields\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
 
 
@@ -110,5 +150,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", nargs="?", type=Path, default=Path.cwd())
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3, help="networks trained per degradation")
     arguments = parser.parse_args()
-    main(arguments.root, arguments.threads)
+    main(arguments.root, arguments.threads, list(range(arguments.seeds)))
