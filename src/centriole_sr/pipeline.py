@@ -166,13 +166,23 @@ def train_picker(
     output: PathLike,
     threshold_output: PathLike,
     log_path: PathLike,
+    *,
+    field_images: Sequence[PathLike],
+    reference_paths: Sequence[PathLike] = (),
+    match_radius_nm: float,
+    reading: dict[str, Any] | None = None,
 ) -> None:
     """Train a Topaz picker for one modality from the clicked centres of its labelled ``fields``.
 
     Labels of other fields are ignored here (the workflow checks the whole table at start), so
-    that adding a field never retrains a picker.
-    The score threshold (``picking.threshold``, or with ``auto`` the one that gives
-    ``expected_per_field`` picks per labelled field) is written to ``threshold_output``.
+    that adding a field never retrains a picker. ``images`` are the preprocessed fields and
+    ``field_images`` the original ones (for :func:`picking.refine_centres`).
+
+    With ``picking.threshold: auto`` the threshold maximises F1 at ``match_radius_nm`` on the
+    labelled fields, against ``reference_paths`` (complete centre tables of those fields, as
+    the demo's ground truth) or, without them, against the labels themselves, which must then
+    mark every centriole of those fields. A number is used as it is. ``threshold_output``
+    gets the threshold, its source, the precision-recall curve and the picking pixel size.
     """
     labels = read_labels(labels_path, {modality: list(fields)}, strict=False)
     targets = picking.labels_to_targets(labels, factor)
@@ -192,20 +202,43 @@ def train_picker(
         threads=threads,
         log_path=log_path,
     )
-    threshold = picking_config["threshold"]
-    source = "picking.threshold in the config"
-    if threshold == "auto":
-        scores = [
-            _picks(model, image, factor, pixel_nm, picking_config, CALIBRATION_SCORE, log_path)[
-                "score"
-            ].to_numpy()
-            for image in images
+    if reference_paths:
+        references = [
+            io.read_table(path)[["y_px", "x_px"]].to_numpy(float) for path in reference_paths
         ]
-        threshold = picking.count_threshold(scores, picking_config["expected_per_field"])
-        source = f"auto: {picking_config['expected_per_field']} picks per labelled field on average"
+        against = "the reference centres of the labelled fields"
+    else:
+        references = [
+            labels.loc[labels["field"] == field, ["y_px", "x_px"]].to_numpy(float)
+            for field in fields
+        ]
+        against = "the labels (every centriole of the labelled fields must be labelled)"
+    candidates = [
+        _picks(model, image, field_image, factor, pixel_nm, picking_config, CALIBRATION_SCORE,
+               log_path, reading)
+        for image, field_image in zip(images, field_images, strict=True)
+    ]  # fmt: skip
+    curve = picking.precision_recall_curve(candidates, references, match_radius_nm / pixel_nm)
+    best = picking.best_threshold(curve)
+    threshold = picking_config["threshold"]
+    if threshold == "auto":
+        threshold = best["threshold"]
+        source = f"auto: the highest F1 at {match_radius_nm:g} nm against {against}"
+    else:
+        source = "picking.threshold in the config"
     with open(log_path, "a") as handle:
-        handle.write(f"score threshold {threshold:.3f} ({source})\n")
-    io.write_json(threshold_output, {"threshold": float(threshold), "source": source})
+        handle.write(f"score threshold {threshold:.3f} ({source}); best F1 {best['f1']:.3f}\n")
+    io.write_json(
+        threshold_output,
+        {
+            "threshold": float(threshold),
+            "source": source,
+            "best": best,
+            "match_radius_nm": match_radius_nm,
+            "picking_pixel_nm": pixel_nm * factor,
+            "curve": curve.to_dict(orient="list"),
+        },
+    )
     with io.atomic_path(output) as tmp:
         tmp.write_bytes(Path(model).read_bytes())
 
@@ -213,13 +246,16 @@ def train_picker(
 def _picks(
     model_path: PathLike,
     image_path: PathLike,
+    field_path: PathLike,
     factor: int,
     pixel_nm: float,
     picking_config: dict[str, Any],
     threshold: float,
     log_path: PathLike,
+    reading: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Topaz picks scoring >= ``threshold``, closer ones than ``min_distance_nm`` merged."""
+    """Topaz picks scoring >= ``threshold``, moved to the centroid of the original field
+    ``field_path`` within a centriole radius, then closer ones than ``min_distance_nm`` merged."""
     picks = picking.extract_picks(
         model_path,
         image_path,
@@ -230,6 +266,9 @@ def _picks(
         threshold=threshold,
         log_path=log_path,
     )
+    field, _ = io.read_field(field_path, pixel_nm, **(reading or {}))
+    radius_px = picking_config["centriole_diameter_nm"] / 2 / pixel_nm
+    picks = picking.refine_centres(field, picks, radius_px)
     return picking.merge_duplicates(picks, picking_config["min_distance_nm"] / pixel_nm)
 
 
@@ -237,15 +276,33 @@ def pick_centrioles(
     model_path: PathLike,
     threshold_path: PathLike,
     image_path: PathLike,
+    field_path: PathLike,
     factor: int,
     pixel_nm: float,
     picking_config: dict[str, Any],
     output: PathLike,
     log_path: PathLike,
+    reading: dict[str, Any] | None = None,
 ) -> None:
-    """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels."""
-    threshold = io.read_json(threshold_path)["threshold"]
-    picks = _picks(model_path, image_path, factor, pixel_nm, picking_config, threshold, log_path)
+    """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels.
+
+    The threshold comes from ``threshold_path`` (written with the picker) unless
+    ``picking.threshold`` is a number. A picker trained at another picking pixel size stops.
+    """
+    calibration = io.read_json(threshold_path)
+    trained_nm, picking_nm = calibration["picking_pixel_nm"], pixel_nm * factor
+    if not np.isclose(trained_nm, picking_nm):
+        raise ValueError(
+            f"{model_path} was trained on fields of {trained_nm:g} nm pixels ({threshold_path}), "
+            f"these are picked at {picking_nm:g} nm: set picking.pixel_nm to match, or retrain"
+        )
+    threshold = picking_config["threshold"]
+    if threshold == "auto":
+        threshold = calibration["threshold"]
+    picks = _picks(
+        model_path, image_path, field_path, factor, pixel_nm, picking_config, threshold,
+        log_path, reading,
+    )  # fmt: skip
     with open(log_path, "a") as handle:
         if picks.empty:
             handle.write(f"WARNING: no picks in {image_path} at score >= {threshold:.3f}\n")
