@@ -543,9 +543,23 @@ def evaluate_picking(
     figure_output: PathLike,
     log_path: PathLike | None = None,
     reading: dict[str, Any] | None = None,
+    *,
+    labelled: Sequence[str] = (),
+    threshold_path: PathLike | None = None,
+    curve_output: PathLike | None = None,
 ) -> None:
-    """Precision, recall and F1 of the picks of every field against ground truth."""
-    from centriole_sr.figures import picks_figure
+    """Precision, recall and F1 of the picks of every field against ground truth: one row per
+    field, then ``held-out`` (the fields not in ``labelled``, which neither trained the picker
+    nor chose its threshold) and ``all``. With ``threshold_path`` and ``curve_output``, the
+    picker's precision-recall curve on its labelled fields is drawn too."""
+    from centriole_sr.figures import picks_figure, precision_recall_figure
+
+    def pooled(name: str, rows: pd.DataFrame) -> dict[str, Any]:
+        tp, fp, fn = (int(rows[key].sum()) for key in ("tp", "fp", "fn"))
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+        return {"field": name, "tp": tp, "fp": fp, "fn": fn,
+                "precision": precision, "recall": recall, "f1": f1}  # fmt: skip
 
     with logging_to(log_path):
         rows = []
@@ -557,18 +571,11 @@ def evaluate_picking(
                 match_radius_px,
             )
             rows.append({"field": field, **scores})
-        table = pd.DataFrame(rows)
-        total = table[["tp", "fp", "fn"]].sum()
-        precision = total.tp / max(total.tp + total.fp, 1)
-        recall = total.tp / max(total.tp + total.fn, 1)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-        table.loc[len(table)] = {
-            "field": "all",
-            **total.to_dict(),
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-        }
+        per_field = pd.DataFrame(rows)
+        held_out = per_field[~per_field["field"].isin(labelled)]
+        totals = [pooled("held-out", held_out)] if len(held_out) else []
+        totals.append(pooled("all", per_field))
+        table = pd.concat([per_field, pd.DataFrame(totals)], ignore_index=True)
         log.info("\n%s", table.to_string(index=False))
         io.write_table(table_output, table)
         image, _ = io.read_field(image_path, pixel_nm, **(reading or {}))
@@ -580,6 +587,15 @@ def evaluate_picking(
             f"{fields[0]}: Topaz picks against true centres, F1 {table.iloc[0]['f1']:.2f}",
             figure_output,
         )
+        if threshold_path is not None and curve_output is not None:
+            calibration = io.read_json(threshold_path)
+            precision_recall_figure(
+                pd.DataFrame(calibration["curve"], columns=picking.CURVE_COLUMNS),
+                calibration["threshold"],
+                totals[-1],
+                f"picking at {match_radius_px * pixel_nm:g} nm",
+                curve_output,
+            )
 
 
 def _noise_free_patches(
