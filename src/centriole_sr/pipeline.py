@@ -213,6 +213,18 @@ def train_picker(
             for field in fields
         ]
         against = "the labels (every centriole of the labelled fields must be labelled)"
+        per_field = len(labels) / max(len(fields), 1)
+        if (
+            picking_config["threshold"] == "auto"
+            and per_field < picking_config["expected_per_field"] / 2
+        ):
+            with open(log_path, "a") as handle:
+                handle.write(
+                    f"WARNING: {labels_path}: {per_field:.1f} labels per labelled field against "
+                    f"picking.expected_per_field {picking_config['expected_per_field']}; auto "
+                    "counts every unlabelled centriole there as a false pick and chooses too high "
+                    "a threshold: label every centriole of those fields, or give inputs.truth\n"
+                )
     candidates = [
         _picks(model, image, field_image, factor, pixel_nm, picking_config, CALIBRATION_SCORE,
                log_path, reading)
