@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from centriole_sr import picking
+from centriole_sr import io, picking, pipeline
 
 
 def spot_field(
@@ -320,3 +320,22 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
         model, images["field 1"], factor, radius_px=suppression_px, threshold=1e6, log_path=log
     )
     assert none.empty and list(none.columns) == picking.PICK_COLUMNS
+    assert picking.refine_centres(images_px["field 1"], none, 4.0).empty
+
+    # the pipeline stage: no pick above the threshold -> an empty table and a logged warning;
+    # a picker trained at another picking pixel size stops, naming both sizes
+    tiff = tmp_path / "field 1.tif"
+    io.write_tiff(tiff, images_px["field 1"], 45.0)
+    settings = {"centriole_diameter_nm": 400.0, "min_distance_nm": 300.0, "threshold": "auto"}
+    for trained_nm in (90.0, 45.0):
+        io.write_json(
+            tmp_path / "threshold.json", {"threshold": 1e6, "picking_pixel_nm": trained_nm}
+        )
+        args = (model, tmp_path / "threshold.json", images["field 1"], tiff, factor, 45.0)
+        if trained_nm == 45.0:
+            with pytest.raises(ValueError, match="trained on fields of 45 nm.* picked at 90 nm"):
+                pipeline.pick_centrioles(*args, settings, tmp_path / "x.tsv", tmp_path / "x.log")
+            continue
+        pipeline.pick_centrioles(*args, settings, tmp_path / "picks.tsv", tmp_path / "pick.log")
+        assert io.read_table(tmp_path / "picks.tsv").empty
+        assert "WARNING: no picks in" in (tmp_path / "pick.log").read_text()
