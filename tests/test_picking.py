@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from centriole_sr import picking
+from centriole_sr import io, picking, pipeline
 
 
 def spot_field(
@@ -57,16 +57,6 @@ def test_fluorescence_is_saturated_and_negated_for_topaz():
     assert saturated.max() == pytest.approx(np.percentile(ramp, 99.0))
     assert (saturated == saturated.max()).sum() == 10  # the brightest 1 % share one value
     np.testing.assert_array_equal(saturated.ravel()[:990], ramp.ravel()[:990])
-
-
-def test_count_threshold_gives_the_expected_number_of_picks_per_field():
-    scores = [np.array([9.0, 5.0, 1.0, -3.0]), np.array([8.0, 7.0, 6.0, 0.5, -1.0])]
-    threshold = picking.count_threshold(scores, expected_per_field=2.5)  # 5 picks in all
-    assert threshold == 5.0
-    assert sum(int((s >= threshold).sum()) for s in scores) == 5
-    assert picking.count_threshold(scores, expected_per_field=100) == -3.0  # all of them
-    with pytest.raises(ValueError, match="no picks"):
-        picking.count_threshold([np.array([]), np.array([])], expected_per_field=3)
 
 
 def test_topaz_coordinates_are_exact_inverses():
@@ -161,26 +151,67 @@ def test_precision_recall_curve_and_best_threshold():
         {"y_px": [0.0, 30.0, 10.0], "x_px": [0.0, 30.0, 10.0], "score": [0.9, 0.8, 0.7]}
     )
     truth = np.array([[0.0, 0.5], [10.0, 9.0]])
-    curve = picking.precision_recall_curve(picks, truth, radius_px=2.0)
+    curve = picking.precision_recall_curve([picks], [truth], radius_px=2.0)
     assert list(curve.columns) == ["threshold", "precision", "recall", "f1"]
     np.testing.assert_allclose(curve["threshold"], [0.9, 0.8, 0.7])
     np.testing.assert_allclose(curve["precision"], [1.0, 0.5, 2 / 3])
     np.testing.assert_allclose(curve["recall"], [0.5, 0.5, 1.0])
     np.testing.assert_allclose(curve["f1"], [2 / 3, 0.5, 0.8])
-    best = picking.best_threshold(picks, truth, 2.0)
+    best = picking.best_threshold(curve)
     assert best["threshold"] == pytest.approx(0.7)
     assert best["f1"] == pytest.approx(0.8)
 
 
-def test_empty_picks_give_empty_tables():
-    empty = pd.DataFrame(columns=picking.PICK_COLUMNS, dtype=float)
-    curve = picking.precision_recall_curve(empty, np.array([[1.0, 1.0]]), 2.0)
-    assert curve.empty and list(curve.columns) == picking.CURVE_COLUMNS
-    assert picking.best_threshold(empty, np.array([[1.0, 1.0]]), 2.0)["f1"] == 0.0
-    merged = picking.merge_duplicates(empty, 5.0)
-    assert merged.empty and list(merged.columns) == picking.PICK_COLUMNS
-    inside = picking.drop_border_picks(empty, (100, 100), 10)
-    assert inside.empty and list(inside.columns) == picking.PICK_COLUMNS
+def test_best_threshold_maximises_f1_pooled_over_fields():
+    """Two fields, each with true spots scoring 5..9 and clutter scoring 1..8: the threshold of
+    highest pooled F1 is found by brute force over every cut, and matching stays per field
+    (a pick of one field never matches a centre of the other at the same coordinates)."""
+    rng = np.random.default_rng(0)
+    picks_by_field, truth_by_field = [], []
+    for _ in range(2):
+        truth = rng.uniform(0, 500, (10, 2))
+        clutter = rng.uniform(600, 900, (6, 2))
+        picks_by_field.append(
+            pd.DataFrame(
+                {
+                    "y_px": np.r_[truth[:8, 0], clutter[:, 0]],
+                    "x_px": np.r_[truth[:8, 1], clutter[:, 1]],
+                    "score": np.r_[rng.uniform(5, 9, 8), rng.uniform(1, 8, 6)],
+                }
+            )
+        )
+        truth_by_field.append(truth)  # 2 centres per field are never picked
+    curve = picking.precision_recall_curve(picks_by_field, truth_by_field, radius_px=1.0)
+    best = picking.best_threshold(curve)
+
+    def pooled_f1(threshold):
+        kept = [p[p["score"] >= threshold] for p in picks_by_field]
+        tp = sum(int((k["y_px"] < 600).sum()) for k in kept)
+        fp = sum(len(k) for k in kept) - tp
+        return 2 * tp / (tp + fp + 20)  # 2 tp / (2 tp + fp + fn), 20 centres in all
+
+    scores = np.concatenate([p["score"] for p in picks_by_field])
+    assert best["f1"] == pytest.approx(max(pooled_f1(t) for t in scores))
+    assert pooled_f1(best["threshold"]) == pytest.approx(best["f1"])
+    assert best["f1"] > pooled_f1(scores.min()) and best["f1"] > pooled_f1(scores.max())
+    swapped = picking.precision_recall_curve(picks_by_field, truth_by_field[::-1], 1.0)
+    assert swapped["f1"].max() == 0.0
+
+
+def test_refine_centres_moves_picks_to_the_centre_of_an_elongated_spot():
+    """Picks on one end of a barrel-like streak (and one pixel off a round spot) move to
+    the intensity centre within the radius, to sub-pixel precision."""
+    image = np.zeros((80, 80), np.float32)
+    image[20, 14:27] = 1.0  # a 13-pixel barrel along x, centred on (20, 20)
+    image[60, 50] = 1.0
+    image = ndimage.gaussian_filter(image, 1.5) + 0.1
+    picks = pd.DataFrame({"y_px": [20.0, 61.0], "x_px": [24.0, 49.0], "score": [2.0, 1.0]})
+    refined = picking.refine_centres(image, picks, radius_px=9.0)
+    np.testing.assert_allclose(refined[["y_px", "x_px"]], [[20.0, 20.0], [60.0, 50.0]], atol=0.3)
+    assert refined["score"].tolist() == [2.0, 1.0]
+    corner = pd.DataFrame({"y_px": [1.0], "x_px": [1.0], "score": [0.0]})
+    inside = picking.refine_centres(image, corner, radius_px=9.0)  # disc cut by the border
+    assert ((inside[["y_px", "x_px"]] >= 0) & (inside[["y_px", "x_px"]] < 80)).all(axis=None)
 
 
 def test_merge_duplicates_keeps_the_higher_score():
@@ -246,7 +277,8 @@ def test_topaz_training_is_reproducible_for_a_seed(tmp_path):
 def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
     """Train on 2 small fields with 6 labelled spots each; most of the 30 spots are found.
 
-    As in the pipeline: negated fields, pretrained start, count-calibrated threshold.
+    As in the pipeline: negated fields, pretrained start, the threshold of best F1 on the
+    labelled field, picks refined to the spot centres, scored on the other field.
     """
     factor = 2
     radius_px = picking.label_radius_px(400.0, 45.0, factor)
@@ -275,11 +307,35 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
     }
     assert list(picks["field 1"].columns) == ["y_px", "x_px", "score"]
     assert picks["field 1"]["score"].is_monotonic_decreasing
-    threshold = picking.count_threshold([p["score"].to_numpy() for p in picks.values()], 30)
-    for field, truth in truths.items():
-        kept = picks[field][picks[field]["score"] >= threshold][["y_px", "x_px"]].to_numpy()
-        assert picking.match_picks(kept, truth, radius_px * factor)["f1"] >= 0.75
+    images_px = {field: -picking.read_mrc(tmp_path / "mrc" / f"{field}.mrc") for field in images}
+    picks = {
+        field: picking.refine_centres(images_px[field], p, radius_px * factor)
+        for field, p in picks.items()
+    }
+    curve = picking.precision_recall_curve([picks["field 0"]], [truths["field 0"]], 4.0)
+    threshold = picking.best_threshold(curve)["threshold"]
+    kept = picks["field 1"][picks["field 1"]["score"] >= threshold][["y_px", "x_px"]]
+    assert picking.match_picks(kept.to_numpy(), truths["field 1"], 4.0)["f1"] >= 0.75
     none = picking.extract_picks(
         model, images["field 1"], factor, radius_px=suppression_px, threshold=1e6, log_path=log
     )
     assert none.empty and list(none.columns) == picking.PICK_COLUMNS
+    assert picking.refine_centres(images_px["field 1"], none, 4.0).empty
+
+    # the pipeline stage: no pick above the threshold -> an empty table and a logged warning;
+    # a picker trained at another picking pixel size stops, naming both sizes
+    tiff = tmp_path / "field 1.tif"
+    io.write_tiff(tiff, images_px["field 1"], 45.0)
+    settings = {"centriole_diameter_nm": 400.0, "min_distance_nm": 300.0, "threshold": "auto"}
+    for trained_nm in (90.0, 45.0):
+        io.write_json(
+            tmp_path / "threshold.json", {"threshold": 1e6, "picking_pixel_nm": trained_nm}
+        )
+        args = (model, tmp_path / "threshold.json", images["field 1"], tiff, factor, 45.0)
+        if trained_nm == 45.0:
+            with pytest.raises(ValueError, match="trained on fields of 45 nm.* picked at 90 nm"):
+                pipeline.pick_centrioles(*args, settings, tmp_path / "x.tsv", tmp_path / "x.log")
+            continue
+        pipeline.pick_centrioles(*args, settings, tmp_path / "picks.tsv", tmp_path / "pick.log")
+        assert io.read_table(tmp_path / "picks.tsv").empty
+        assert "WARNING: no picks in" in (tmp_path / "pick.log").read_text()

@@ -1,5 +1,6 @@
 """The whole DAG on the tiny config, then the job sets Snakemake plans after changes."""
 
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import tifffile
 import yaml
 
-from .conftest import new_widefield_field_jobs, planned_jobs, snakemake
+from .conftest import copy_workflow, new_widefield_field_jobs, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 RESTORE_RULES = ("restore_field", "restore_patches", "evaluate_field")
@@ -174,3 +175,35 @@ def test_restored_field_can_keep_the_input_type_and_intensity_scale(demo_run, tm
     low, high = np.percentile(camera, [1, 99.8])
     assert low - 50 < np.median(as_camera) < high  # on the camera's scale, not 0..1
     assert as_camera.max() > np.median(camera)
+
+
+def test_reused_picker_picks_new_fields_without_training(demo_run, tmp_path):
+    """picking.model.widefield set to a picker trained before: in a new project folder no
+    picker is trained for the widefield, and a field costs only its conversion, Topaz
+    preprocessing and extraction, giving the same picks as the picker's own run."""
+    saved = tmp_path / "saved picker"
+    saved.mkdir()
+    for name in ("picker.sav", "threshold.json"):
+        shutil.copy(demo_run / f"results/picking/widefield/{name}", saved / name)
+    workdir = copy_workflow(tmp_path / "new project")
+    (workdir / "reuse.yaml").write_text(
+        yaml.safe_dump({"picking": {"model": {"widefield": str(saved / "picker.sav")}}})
+    )
+    configs = ("tiny.yaml", "reuse.yaml")
+    planned = planned_jobs(workdir, configfiles=configs)
+    assert ("train_picker", "modality=widefield") not in planned
+    assert planned[("train_picker", "modality=confocal")] == 1
+    picks = "results/picks/widefield/field02.tsv"
+    assert planned_jobs(workdir, picks, configfiles=configs) == Counter(
+        {
+            ("simulate_demo", "field=field02"): 1,
+            **{
+                (rule, "modality=widefield, field=field02"): 1
+                for rule in ("convert_to_mrc", "preprocess_for_topaz", "pick_centrioles")
+            },
+        }
+    )
+    snakemake(workdir, "--", picks, configfiles=configs)  # "--": not one more config file
+    reused = pd.read_csv(workdir / picks, sep="\t")
+    pd.testing.assert_frame_equal(reused, pd.read_csv(demo_run / picks, sep="\t"))
+    assert len(reused) > 0

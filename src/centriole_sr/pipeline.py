@@ -166,13 +166,23 @@ def train_picker(
     output: PathLike,
     threshold_output: PathLike,
     log_path: PathLike,
+    *,
+    field_images: Sequence[PathLike],
+    reference_paths: Sequence[PathLike] = (),
+    match_radius_nm: float,
+    reading: dict[str, Any] | None = None,
 ) -> None:
     """Train a Topaz picker for one modality from the clicked centres of its labelled ``fields``.
 
     Labels of other fields are ignored here (the workflow checks the whole table at start), so
-    that adding a field never retrains a picker.
-    The score threshold (``picking.threshold``, or with ``auto`` the one that gives
-    ``expected_per_field`` picks per labelled field) is written to ``threshold_output``.
+    that adding a field never retrains a picker. ``images`` are the preprocessed fields and
+    ``field_images`` the original ones (for :func:`picking.refine_centres`).
+
+    With ``picking.threshold: auto`` the threshold maximises F1 at ``match_radius_nm`` on the
+    labelled fields, against ``reference_paths`` (complete centre tables of those fields, as
+    the demo's ground truth) or, without them, against the labels themselves, which must then
+    mark every centriole of those fields. A number is used as it is. ``threshold_output``
+    gets the threshold, its source, the precision-recall curve and the picking pixel size.
     """
     labels = read_labels(labels_path, {modality: list(fields)}, strict=False)
     targets = picking.labels_to_targets(labels, factor)
@@ -192,20 +202,55 @@ def train_picker(
         threads=threads,
         log_path=log_path,
     )
-    threshold = picking_config["threshold"]
-    source = "picking.threshold in the config"
-    if threshold == "auto":
-        scores = [
-            _picks(model, image, factor, pixel_nm, picking_config, CALIBRATION_SCORE, log_path)[
-                "score"
-            ].to_numpy()
-            for image in images
+    if reference_paths:
+        references = [
+            io.read_table(path)[["y_px", "x_px"]].to_numpy(float) for path in reference_paths
         ]
-        threshold = picking.count_threshold(scores, picking_config["expected_per_field"])
-        source = f"auto: {picking_config['expected_per_field']} picks per labelled field on average"
+        against = "the reference centres of the labelled fields"
+    else:
+        references = [
+            labels.loc[labels["field"] == field, ["y_px", "x_px"]].to_numpy(float)
+            for field in fields
+        ]
+        against = "the labels (every centriole of the labelled fields must be labelled)"
+        per_field = len(labels) / max(len(fields), 1)
+        if (
+            picking_config["threshold"] == "auto"
+            and per_field < picking_config["expected_per_field"] / 2
+        ):
+            with open(log_path, "a") as handle:
+                handle.write(
+                    f"WARNING: {labels_path}: {per_field:.1f} labels per labelled field against "
+                    f"picking.expected_per_field {picking_config['expected_per_field']}; auto "
+                    "counts every unlabelled centriole there as a false pick and chooses too high "
+                    "a threshold: label every centriole of those fields, or give inputs.truth\n"
+                )
+    candidates = [
+        _picks(model, image, field_image, factor, pixel_nm, picking_config, CALIBRATION_SCORE,
+               log_path, reading)
+        for image, field_image in zip(images, field_images, strict=True)
+    ]  # fmt: skip
+    curve = picking.precision_recall_curve(candidates, references, match_radius_nm / pixel_nm)
+    best = picking.best_threshold(curve)
+    threshold = picking_config["threshold"]
+    if threshold == "auto":
+        threshold = best["threshold"]
+        source = f"auto: the highest F1 at {match_radius_nm:g} nm against {against}"
+    else:
+        source = "picking.threshold in the config"
     with open(log_path, "a") as handle:
-        handle.write(f"score threshold {threshold:.3f} ({source})\n")
-    io.write_json(threshold_output, {"threshold": float(threshold), "source": source})
+        handle.write(f"score threshold {threshold:.3f} ({source}); best F1 {best['f1']:.3f}\n")
+    io.write_json(
+        threshold_output,
+        {
+            "threshold": float(threshold),
+            "source": source,
+            "best": best,
+            "match_radius_nm": match_radius_nm,
+            "picking_pixel_nm": pixel_nm * factor,
+            "curve": curve.to_dict(orient="list"),
+        },
+    )
     with io.atomic_path(output) as tmp:
         tmp.write_bytes(Path(model).read_bytes())
 
@@ -213,13 +258,16 @@ def train_picker(
 def _picks(
     model_path: PathLike,
     image_path: PathLike,
+    field_path: PathLike,
     factor: int,
     pixel_nm: float,
     picking_config: dict[str, Any],
     threshold: float,
     log_path: PathLike,
+    reading: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Topaz picks scoring >= ``threshold``, closer ones than ``min_distance_nm`` merged."""
+    """Topaz picks scoring >= ``threshold``, moved to the centroid of the original field
+    ``field_path`` within a centriole radius, then closer ones than ``min_distance_nm`` merged."""
     picks = picking.extract_picks(
         model_path,
         image_path,
@@ -230,6 +278,9 @@ def _picks(
         threshold=threshold,
         log_path=log_path,
     )
+    field, _ = io.read_field(field_path, pixel_nm, **(reading or {}))
+    radius_px = picking_config["centriole_diameter_nm"] / 2 / pixel_nm
+    picks = picking.refine_centres(field, picks, radius_px)
     return picking.merge_duplicates(picks, picking_config["min_distance_nm"] / pixel_nm)
 
 
@@ -237,15 +288,33 @@ def pick_centrioles(
     model_path: PathLike,
     threshold_path: PathLike,
     image_path: PathLike,
+    field_path: PathLike,
     factor: int,
     pixel_nm: float,
     picking_config: dict[str, Any],
     output: PathLike,
     log_path: PathLike,
+    reading: dict[str, Any] | None = None,
 ) -> None:
-    """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels."""
-    threshold = io.read_json(threshold_path)["threshold"]
-    picks = _picks(model_path, image_path, factor, pixel_nm, picking_config, threshold, log_path)
+    """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels.
+
+    The threshold comes from ``threshold_path`` (written with the picker) unless
+    ``picking.threshold`` is a number. A picker trained at another picking pixel size stops.
+    """
+    calibration = io.read_json(threshold_path)
+    trained_nm, picking_nm = calibration["picking_pixel_nm"], pixel_nm * factor
+    if not np.isclose(trained_nm, picking_nm):
+        raise ValueError(
+            f"{model_path} was trained on fields of {trained_nm:g} nm pixels ({threshold_path}), "
+            f"these are picked at {picking_nm:g} nm: set picking.pixel_nm to match, or retrain"
+        )
+    threshold = picking_config["threshold"]
+    if threshold == "auto":
+        threshold = calibration["threshold"]
+    picks = _picks(
+        model_path, image_path, field_path, factor, pixel_nm, picking_config, threshold,
+        log_path, reading,
+    )  # fmt: skip
     with open(log_path, "a") as handle:
         if picks.empty:
             handle.write(f"WARNING: no picks in {image_path} at score >= {threshold:.3f}\n")
@@ -486,9 +555,23 @@ def evaluate_picking(
     figure_output: PathLike,
     log_path: PathLike | None = None,
     reading: dict[str, Any] | None = None,
+    *,
+    labelled: Sequence[str] = (),
+    threshold_path: PathLike | None = None,
+    curve_output: PathLike | None = None,
 ) -> None:
-    """Precision, recall and F1 of the picks of every field against ground truth."""
-    from centriole_sr.figures import picks_figure
+    """Precision, recall and F1 of the picks of every field against ground truth: one row per
+    field, then ``held-out`` (the fields not in ``labelled``, which neither trained the picker
+    nor chose its threshold) and ``all``. With ``threshold_path`` and ``curve_output``, the
+    picker's precision-recall curve on its labelled fields is drawn too."""
+    from centriole_sr.figures import picks_figure, precision_recall_figure
+
+    def pooled(name: str, rows: pd.DataFrame) -> dict[str, Any]:
+        tp, fp, fn = (int(rows[key].sum()) for key in ("tp", "fp", "fn"))
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+        return {"field": name, "tp": tp, "fp": fp, "fn": fn,
+                "precision": precision, "recall": recall, "f1": f1}  # fmt: skip
 
     with logging_to(log_path):
         rows = []
@@ -500,18 +583,11 @@ def evaluate_picking(
                 match_radius_px,
             )
             rows.append({"field": field, **scores})
-        table = pd.DataFrame(rows)
-        total = table[["tp", "fp", "fn"]].sum()
-        precision = total.tp / max(total.tp + total.fp, 1)
-        recall = total.tp / max(total.tp + total.fn, 1)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-        table.loc[len(table)] = {
-            "field": "all",
-            **total.to_dict(),
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-        }
+        per_field = pd.DataFrame(rows)
+        held_out = per_field[~per_field["field"].isin(labelled)]
+        totals = [pooled("held-out", held_out)] if len(held_out) else []
+        totals.append(pooled("all", per_field))
+        table = pd.concat([per_field, pd.DataFrame(totals)], ignore_index=True)
         log.info("\n%s", table.to_string(index=False))
         io.write_table(table_output, table)
         image, _ = io.read_field(image_path, pixel_nm, **(reading or {}))
@@ -523,6 +599,15 @@ def evaluate_picking(
             f"{fields[0]}: Topaz picks against true centres, F1 {table.iloc[0]['f1']:.2f}",
             figure_output,
         )
+        if threshold_path is not None and curve_output is not None:
+            calibration = io.read_json(threshold_path)
+            precision_recall_figure(
+                pd.DataFrame(calibration["curve"], columns=picking.CURVE_COLUMNS),
+                calibration["threshold"],
+                totals[-1],
+                f"picking at {match_radius_px * pixel_nm:g} nm",
+                curve_output,
+            )
 
 
 def _noise_free_patches(

@@ -88,6 +88,25 @@ def widefield_image(wildcards):
     return os.path.join(IMAGE_FOLDER["widefield"], f"{wildcards.field}.tif")
 
 
+def picker_files(wildcards):
+    """The picker of a modality and its threshold.json: picking.model.<modality> when set
+    (a picker trained before, reused without retraining), else the one trained here."""
+    model = config["picking"]["model"][wildcards.modality]
+    if not model:
+        model = f"results/picking/{wildcards.modality}/picker.sav"
+    return {
+        "model": model,
+        "threshold": os.path.join(os.path.dirname(model), "threshold.json"),
+    }
+
+
+def picking_factor(wildcards):
+    """Topaz's downsampling factor for a modality (picking.pixel_nm / its pixel size)."""
+    return downsample_factor(
+        PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
+    )
+
+
 def has_truth():
     return TRUTH is not None
 

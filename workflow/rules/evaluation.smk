@@ -15,6 +15,7 @@ rule evaluate_picking:
             os.path.join(IMAGE_FOLDER[wildcards.modality], "{field}.tif"),
             field=FIELDS[wildcards.modality][:1],
         ),
+        threshold=lambda wildcards: picker_files(wildcards)["threshold"],
     output:
         table=report(
             "results/evaluation/picking_{modality}.csv",
@@ -28,6 +29,12 @@ rule evaluate_picking:
             category="1. Picking",
             labels={"figure": "picks {modality}"},
         ),
+        curve=report(
+            "results/evaluation/picking_{modality}_pr.png",
+            caption="../report/picking_pr.rst",
+            category="1. Picking",
+            labels={"figure": "precision-recall {modality}"},
+        ),
     log:
         "logs/evaluation/picking_{modality}.log",
     benchmark:
@@ -39,6 +46,11 @@ rule evaluate_picking:
         runtime=5,
     params:
         fields=lambda wildcards: FIELDS[wildcards.modality],
+        labelled=lambda wildcards: (
+            []
+            if config["picking"]["model"][wildcards.modality]
+            else LABELLED[wildcards.modality]
+        ),
         match_radius_px=lambda wildcards: config["evaluation"]["match_radius_nm"]
         / PIXEL_NM[wildcards.modality],
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],

@@ -38,9 +38,7 @@ rule preprocess_for_topaz:
         mem_mb=4000,
         runtime=10,
     params:
-        factor=lambda wildcards: downsample_factor(
-            PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
-        ),
+        factor=picking_factor,
     script:
         "../scripts/preprocess_for_topaz.py"
 
@@ -51,6 +49,17 @@ rule train_picker:
             "results/picking/{modality}/preprocessed/{field}.mrc",
             modality=wildcards.modality,
             field=LABELLED[wildcards.modality],
+        ),
+        field_images=lambda wildcards: expand(
+            os.path.join(IMAGE_FOLDER[wildcards.modality], "{field}.tif"),
+            field=LABELLED[wildcards.modality],
+        ),
+        references=lambda wildcards: (
+            expand(
+                TRUTH, modality=wildcards.modality, field=LABELLED[wildcards.modality]
+            )
+            if has_truth()
+            else []
         ),
         labels=LABELS,
     output:
@@ -68,20 +77,20 @@ rule train_picker:
         runtime=60,
     params:
         fields=lambda wildcards: LABELLED[wildcards.modality],
-        factor=lambda wildcards: downsample_factor(
-            PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
-        ),
+        factor=picking_factor,
         picking=settings("picking"),
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
+        match_radius_nm=config["evaluation"]["match_radius_nm"],
+        reading=image_reading(),
     script:
         "../scripts/train_picker.py"
 
 
 rule pick_centrioles:
     input:
-        model="results/picking/{modality}/picker.sav",
-        threshold="results/picking/{modality}/threshold.json",
+        unpack(picker_files),
         image="results/picking/{modality}/preprocessed/{field}.mrc",
+        field=field_image,
     output:
         picks="results/picks/{modality}/{field}.tsv",
     log:
@@ -95,10 +104,9 @@ rule pick_centrioles:
         mem_mb=4000,
         runtime=15,
     params:
-        factor=lambda wildcards: downsample_factor(
-            PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
-        ),
+        factor=picking_factor,
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
         picking=settings("picking"),
+        reading=image_reading(),
     script:
         "../scripts/pick_centrioles.py"

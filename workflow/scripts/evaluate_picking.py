@@ -17,4 +17,7 @@ pipeline.evaluate_picking(
     snakemake.output.figure,
     snakemake.log[0],
     reading=snakemake.params.reading,
+    labelled=snakemake.params.labelled,
+    threshold_path=snakemake.input.threshold,
+    curve_output=snakemake.output.curve,
 )

@@ -10,9 +10,11 @@ pipeline.pick_centrioles(
     snakemake.input.model,
     snakemake.input.threshold,
     snakemake.input.image,
+    snakemake.input.field,
     snakemake.params.factor,
     snakemake.params.pixel_nm,
     snakemake.params.picking,
     snakemake.output.picks,
     snakemake.log[0],
+    reading=snakemake.params.reading,
 )

@@ -18,4 +18,8 @@ pipeline.train_picker(
     snakemake.output.model,
     snakemake.output.threshold,
     snakemake.log[0],
+    field_images=snakemake.input.field_images,
+    reference_paths=snakemake.input.references,
+    match_radius_nm=snakemake.params.match_radius_nm,
+    reading=snakemake.params.reading,
 )
