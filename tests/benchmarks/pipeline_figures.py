@@ -77,7 +77,7 @@ def main(root: Path) -> None:
                "consistency_rsp_mean", "invented_regions_mean"]  # fmt: skip
     print("\n## Checks without ground truth, widefield fields (mean over fields)\n")
     print(checks[columns].to_markdown(index=False, floatfmt=".3f"))
-    gap = json.loads((root / "results/degraded/domain_gap.json").read_text())
+    gap = json.loads((root / "results/domain_gap/gap.json").read_text())
     print("\n## Domain gap, degraded confocal against real widefield patches\n")
     print(pd.DataFrame([gap]).to_markdown(index=False, floatfmt=".3f"))
 

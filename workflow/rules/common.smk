@@ -155,7 +155,7 @@ def all_outputs():
     outputs += expand("results/restored/{field}.tif", field=FIELDS["widefield"])
     outputs += expand("results/restored_patches/{field}.tif", field=FIELDS["widefield"])
     outputs += ["results/evaluation/heldout.csv", "results/evaluation/summary.csv"]
-    outputs += ["results/degraded/examples.png", "results/degraded/domain_gap.json"]
+    outputs += ["results/degraded/examples.png", "results/domain_gap/gap.json"]
     if has_truth():
         outputs += expand(
             "results/evaluation/picking_{modality}.csv", modality=MODALITIES

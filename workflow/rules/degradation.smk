@@ -71,19 +71,19 @@ rule domain_gap:
         ),
     output:
         gap=report(
-            "results/degraded/domain_gap.json",
+            "results/domain_gap/gap.json",
             caption="../report/domain_gap.rst",
             category="2. Degradation",
             labels={"table": "domain gap"},
         ),
         figure=report(
-            "results/degraded/domain_gap.png",
+            "results/domain_gap/spectra.png",
             caption="../report/domain_gap.rst",
             category="2. Degradation",
             labels={"figure": "domain gap"},
         ),
     log:
-        "logs/degraded/domain_gap.log",
+        "logs/domain_gap/domain_gap.log",
     conda:
         "../../envs/base.yaml"
     resources:
