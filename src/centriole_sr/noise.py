@@ -26,6 +26,14 @@ class NoiseModel:
         return np.maximum(self.gain * np.asarray(intensity) + self.offset, self.floor)
 
 
+def neighbour_residual(image: np.ndarray) -> np.ndarray:
+    """Each pixel's difference from the mean of its 8 neighbours, scaled so that white noise
+    keeps its variance: the noise of a single frame, with smooth signal removed."""
+    image = image.astype(np.float64)
+    neighbours = (ndimage.uniform_filter(image, 3, mode="reflect") * 9.0 - image) / 8.0
+    return (image - neighbours) * np.sqrt(8.0 / 9.0)
+
+
 def fit_noise(image: np.ndarray, bins: int = 20, upper_percentile: float = 90.0) -> NoiseModel:
     """Fit the noise of one image (a single frame, no repeats needed).
 
@@ -36,8 +44,7 @@ def fit_noise(image: np.ndarray, bins: int = 20, upper_percentile: float = 90.0)
     demo's widefield (photons plus a 100-count baseline) it finds a gain of 1.03 (true 1).
     """
     image = image.astype(np.float64)
-    neighbours = (ndimage.uniform_filter(image, 3, mode="reflect") * 9.0 - image) / 8.0
-    residual = ((image - neighbours) * np.sqrt(8.0 / 9.0)).ravel()
+    residual = neighbour_residual(image).ravel()
     local_mean = ndimage.uniform_filter(image, 3, mode="reflect").ravel()
     edges = np.unique(np.percentile(local_mean, np.linspace(0.5, upper_percentile, bins + 1)))
     which = np.digitize(local_mean, edges)  # bin k holds edges[k-1] <= mean < edges[k]

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from centriole_sr.baselines import gaussian_psf
 from centriole_sr.degrade import Degradation, widefield_signal
 from centriole_sr.io import normalize_percentile
-from centriole_sr.noise import fit_noise
+from centriole_sr.noise import fit_noise, neighbour_residual
 
 DECORRELATION_RADII = 50
 DECORRELATION_FILTERS = 10
@@ -238,10 +239,7 @@ def _robust_affine_fit(
 
 def _smoothing_noise_gain(sigma_px: float) -> float:
     """Variance of unit white noise after a Gaussian filter of ``sigma_px``."""
-    size = int(8 * sigma_px) | 1
-    point = np.zeros((size, size))
-    point[size // 2, size // 2] = 1.0
-    return float(np.sum(ndimage.gaussian_filter(point, sigma_px) ** 2))
+    return float(np.sum(gaussian_psf(sigma_px) ** 2))
 
 
 def radial_power_spectrum(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -276,8 +274,7 @@ def patch_statistics(patches: np.ndarray) -> dict[str, float]:
     backgrounds, noises = [], []
     for patch in patches:
         normalized = normalize_percentile(patch).astype(np.float64)
-        neighbours = (ndimage.uniform_filter(normalized, 3, mode="reflect") * 9 - normalized) / 8
-        residual = (normalized - neighbours) * np.sqrt(8.0 / 9.0)
+        residual = neighbour_residual(normalized)
         backgrounds.append(np.percentile(normalized, 10))
         noises.append(1.4826 * np.median(np.abs(residual - np.median(residual))))
     return {
