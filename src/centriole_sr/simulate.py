@@ -451,3 +451,107 @@ def demo_labels(
         for field, targets in chosen.items()
     ]
     return pd.concat(rows, ignore_index=True)
+
+
+def _render_points(
+    points_px: np.ndarray, weights: np.ndarray, psf: np.ndarray, shape_px: int
+) -> np.ndarray:
+    """Points at sub-pixel (y, x) pixel positions imaged by a 2D PSF (odd size, centred): exact
+    sub-pixel shifts in Fourier space, on a grid padded so nothing wraps around."""
+    half = psf.shape[0] // 2
+    n = fft.next_fast_len(shape_px + 2 * half, real=True)
+    ky, kx = fft.fftfreq(n), fft.rfftfreq(n)
+    shifted = np.asarray(points_px, dtype=float) + half
+    phase_y = np.exp(-2j * np.pi * shifted[:, :1] * ky)  # (points, n)
+    phase_x = np.exp(-2j * np.pi * shifted[:, 1:] * kx) * np.asarray(weights)[:, None]
+    kernel = np.zeros((n, n))
+    kernel[: psf.shape[0], : psf.shape[1]] = psf
+    kernel = np.roll(kernel, (-half, -half), axis=(0, 1))
+    spectrum = (phase_y.T @ phase_x) * fft.rfft2(kernel)
+    return fft.irfft2(spectrum, s=(n, n))[half : half + shape_px, half : half + shape_px]
+
+
+def simulate_beads(
+    optics: Optics,
+    modality: str,
+    pixel_nm: float,
+    size_px: int,
+    count: int,
+    seed: int,
+    z_planes_nm: np.ndarray | None = None,
+    *,
+    positions_nm: np.ndarray | None = None,
+    peak_photons: float = 1000.0,
+    background_photons: float = 10.0,
+    read_noise: float = 1.5,
+    offset: float = 0.0,
+    brightness_range: tuple[float, float] = (0.7, 1.3),
+    min_separation_nm: float = 1500.0,
+    border_nm: float = 500.0,
+    psf_size_nm: float = 3000.0,
+    oversample: int | None = None,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """A noisy image of point-like (sub-resolution) beads on the coverslip (z = 0), imaged by
+    one microscope with its `psf.computed_psf`.
+
+    2D (in focus) by default; with ``z_planes_nm`` a (z, y, x) stack focused at each of those
+    heights (the beads then lie -z from focus). Beads sit ``min_separation_nm`` apart,
+    ``border_nm`` from the edges, at random sub-pixel positions (or at ``positions_nm``, (y, x)
+    rows), each with a brightness from ``brightness_range``. The image is rendered on a grid
+    ``oversample`` times finer and averaged over blocks into pixels; by default a camera
+    (widefield) integrates ``optics.scale`` x ``optics.scale`` fine pixels as the demo's
+    widefield does, a confocal samples the PSF at pixel centres (oversample 1).
+    ``peak_photons`` is the noise-free in-focus peak of a brightness-1 bead on a pixel centre;
+    Poisson noise on it plus ``background_photons``, Gaussian ``read_noise`` and ``offset``
+    finish the image (float32).
+
+    Returns the image and the true beads: y_nm, x_nm, y_px, x_px, brightness.
+    """
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    if oversample is None:
+        oversample = optics.scale if modality == "widefield" else 1
+    rng = np.random.default_rng(seed)
+    field_nm = size_px * pixel_nm
+    if positions_nm is None:
+        params = DemoParams(border_margin_nm=border_nm, min_separation_nm=min_separation_nm)
+        try:
+            positions_nm = _place(rng, count, field_nm, params, np.zeros((0, 2)), "beads")
+        except InputError as error:
+            raise InputError(
+                f"cannot place {count} beads {min_separation_nm:.0f} nm apart in a "
+                f"{field_nm / 1000:.1f} um bead image; ask for fewer beads or more pixels"
+            ) from error
+    positions_nm = np.asarray(positions_nm, dtype=float).reshape(-1, 2)
+    brightness = rng.uniform(*brightness_range, len(positions_nm))
+
+    fine_nm = pixel_nm / oversample
+    psf_px = 2 * int(psf_size_nm / fine_nm / 2) + 1
+    planes = np.zeros(1) if z_planes_nm is None else np.asarray(z_planes_nm, dtype=float)
+    psfs = computed_psf(optics, modality, fine_nm, psf_px, np.concatenate([[0.0], -planes]))
+    points_px = nm_to_px(positions_nm, fine_nm)
+
+    def camera(fine: np.ndarray) -> np.ndarray:
+        return block_mean(fine, oversample) * oversample**2
+
+    centre = np.full((1, 2), float(nm_to_px((size_px // 2 + 0.5) * pixel_nm, fine_nm)))
+    reference = camera(_render_points(centre, [1.0], psfs[0], size_px * oversample)).max()
+    clean = np.stack(
+        [
+            camera(_render_points(points_px, brightness, psf, size_px * oversample))
+            for psf in psfs[1:]
+        ]
+    )
+    clean = np.clip(clean * (peak_photons / reference), 0, None) + background_photons
+    image = rng.poisson(clean) + rng.normal(0, read_noise, clean.shape) + offset
+    truth = pd.DataFrame(
+        {
+            "y_nm": positions_nm[:, 0],
+            "x_nm": positions_nm[:, 1],
+            "y_px": nm_to_px(positions_nm[:, 0], pixel_nm),
+            "x_px": nm_to_px(positions_nm[:, 1], pixel_nm),
+            "brightness": brightness,
+        }
+    )
+    image = image.astype(np.float32)
+    return (image[0] if z_planes_nm is None else image), truth
