@@ -61,3 +61,19 @@ def test_labels_naming_unknown_fields_stop(tmp_path):
     some = read_labels(path, {"confocal": ["a"]}, strict=False)
     assert some[["field", "modality", "x_px", "y_px"]].values.tolist() == [["a", "confocal", 1, 2]]
     assert read_labels(path, {"widefield": ["b"]}, strict=False).empty
+
+
+def test_beads_chosen_without_bead_images_name_the_key(tmp_path):
+    config = copy.deepcopy(CONFIG)
+    config["demo"]["enabled"] = False
+    for key in ("confocal", "widefield"):
+        (tmp_path / key).mkdir()
+        config["inputs"][key] = str(tmp_path / key)
+    config["inputs"]["labels"] = str(tmp_path / "confocal")
+    config["degradation"]["sigma_source"]["widefield"] = "beads"
+    config["degradation"]["beads"]["widefield"] = str(tmp_path / "empty")
+    with pytest.raises(InputError, match=r"degradation\.beads\.widefield: no bead images"):
+        check_config(config)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "bead1.tif").write_bytes(b"")
+    check_config(config)  # a folder with bead TIFFs passes (their content is read later)

@@ -78,8 +78,11 @@ def test_noise_calibrated_from_a_widefield_field_gives_its_photon_budget():
         [2.0 * (rng.poisson(np.clip(p, 0, None)) + rng.normal(0, read_photons, p.shape)) + 100
          for p in photons]
     )  # fmt: skip
-    field = np.block([[camera[10 * i + j] for j in range(10)] for i in range(10)])
-    calibrated_peak, calibrated_read = calibrated_noise(field, camera, confocal, params)
+    # two fields of 50 patches each, as the labelled widefield fields of a run
+    fields = [np.block([[camera[50 * k + 10 * i + j] for j in range(10)] for i in range(5)])
+              for k in range(2)]  # fmt: skip
+    widefield = [(fields[k], camera[50 * k : 50 * (k + 1)]) for k in range(2)]
+    calibrated_peak, calibrated_read = calibrated_noise(widefield, confocal, params)
     assert calibrated_peak == pytest.approx(peak_photons, rel=0.15)
     # the background's own shot noise counts as read noise: the degradation has no background
     expected_read = np.sqrt(read_photons**2 + np.median(background_photons))

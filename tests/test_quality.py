@@ -106,14 +106,14 @@ def test_field_without_picks_or_reference_is_scored_without_crashing(tmp_path):
     io.write_table(tmp_path / "picks.tsv", pd.DataFrame(columns=["y_px", "x_px", "score"]))
     io.write_json(
         tmp_path / "sigma.json", {"scale": 2, "sigma_degradation_confocal_px": 1.0,
-                                  "confocal_pixel_nm": 45.0}
+                                  "confocal_pixel_nm": 45.0, "haze_fraction": 0.3,
+                                  "haze_sigma_nm": 450.0, "peak_photons": 100,
+                                  "read_noise_photons": 2.0}
     )  # fmt: skip
     io.write_json(tmp_path / "rl.json", {"iterations": 2})
-    degradation = {"haze_fraction": 0.3, "haze_sigma_nm": 450.0, "peak_photons": 100,
-                   "read_noise_photons": 2.0, "seed": 0}  # fmt: skip
     pipeline.evaluate_field(
         tmp_path / "wf.tif", tmp_path / "restored.tif", tmp_path / "picks.tsv",
-        tmp_path / "sigma.json", tmp_path / "rl.json", degradation, 5.0, 90.0, 45.0,
+        tmp_path / "sigma.json", tmp_path / "rl.json", 5.0, 90.0, 45.0,
         "field00", tmp_path / "table.csv", tmp_path / "gallery.png", tmp_path / "maps.png",
         log_path=tmp_path / "log.txt",
     )  # fmt: skip

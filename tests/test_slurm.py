@@ -101,13 +101,16 @@ def acquisitions(demo_run, tmp_path_factory) -> Path:
         (workdir / "acquisitions" / modality).mkdir(parents=True)
         for field in sorted((demo / modality).glob("*.tif")):
             _save_as_microscope_file(field, workdir / "acquisitions" / modality / field.name)
-    for source, target in [("confocal_clean", "reference"), ("truth", "truth")]:
+    for source, target in [("confocal_clean", "reference"), ("truth", "truth"), ("beads", "beads")]:
         shutil.copytree(demo / source, workdir / "acquisitions" / target)
     shutil.copy(demo / "labels.tsv", workdir / "acquisitions/labels.tsv")
     inputs = {key: f"acquisitions/{key}" for key in ("confocal", "widefield", "truth", "reference")}
     inputs |= {"labels": "acquisitions/labels.tsv", "channel": "centrin", "z_stack": "max"}
+    beads = {modality: f"acquisitions/beads/{modality}" for modality in ("confocal", "widefield")}
     (workdir / "acquired.yaml").write_text(
-        yaml.safe_dump({"demo": {"enabled": False}, "inputs": inputs})
+        yaml.safe_dump(
+            {"demo": {"enabled": False}, "inputs": inputs, "degradation": {"beads": beads}}
+        )
     )
     return workdir
 
@@ -234,6 +237,8 @@ def test_optics_change_reruns_degradation_training_restoration_not_picking(acqui
     planned = planned_jobs(acquired, configfiles=(*ACQUIRED, "optics.yaml"))
     assert planned == DOWNSTREAM_OF_TRAINING + Counter(
         {
+            # the bead fits start from the optics' PSF width
+            **{("fit_beads", f"modality={modality}"): 1 for modality in ("confocal", "widefield")},
             ("psf_sigma", ""): 1,
             ("degradation_examples", ""): 1,
             ("domain_gap", ""): 1,

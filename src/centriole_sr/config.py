@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Any
 
@@ -39,6 +40,14 @@ def check_config(config: dict[str, Any]) -> None:
             f"({demo['confocal_fields']})"
         )
     if not demo["enabled"]:
+        for modality in bead_modalities(config):
+            folder = config["degradation"]["beads"].get(modality) or ""
+            if not folder or not glob.glob(os.path.join(folder, "*.tif")):
+                raise InputError(
+                    f"degradation.beads.{modality}: no bead images (*.tif) in '{folder}', and "
+                    f"degradation.sigma_source.{modality} is beads; point it to a folder of "
+                    "bead TIFFs or choose optics or computed"
+                )
         for key in ("confocal", "widefield", "labels"):
             path = config["inputs"].get(key)
             if not path or not os.path.exists(path):
@@ -46,6 +55,12 @@ def check_config(config: dict[str, Any]) -> None:
                     f"inputs.{key}: '{path}' does not exist; set it in config.yaml "
                     "or turn demo.enabled on"
                 )
+
+
+def bead_modalities(config: dict[str, Any]) -> list[str]:
+    """The modalities whose PSF width comes from bead images."""
+    sources = config["degradation"]["sigma_source"]
+    return [modality for modality in ("confocal", "widefield") if sources[modality] == "beads"]
 
 
 def read_labels(

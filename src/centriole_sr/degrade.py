@@ -6,6 +6,7 @@ by integration over the coarse pixel before the noise, as a camera does).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,28 +89,32 @@ def degrade_patches(
 
 
 def calibrated_noise(
-    widefield_field: np.ndarray,
-    widefield_patches: np.ndarray,
+    widefield: Sequence[tuple[np.ndarray, np.ndarray]],
     confocal_patches: np.ndarray,
     params: Degradation,
 ) -> tuple[float, float]:
     """(peak_photons, read_noise_photons) that make degraded patches as noisy as real ones.
 
-    The widefield field's noise (:func:`centriole_sr.noise.fit_noise`, in its own units)
-    gives its gain, hence each real widefield patch's signal range in photons and its
-    background noise in photons; the confocal patches, degraded without noise by
-    ``params``, give the signal range that ``peak_photons`` multiplies and their background
-    signal, whose Poisson noise the read noise need not add again. Medians over patches.
+    ``widefield``: (field, its patches) of one or more real widefield fields. Each field's
+    noise (:func:`centriole_sr.noise.fit_noise`, in its own units) gives its gain, hence its
+    patches' signal range in photons and their background noise in photons; the confocal
+    patches, degraded without noise by ``params``, give the signal range that
+    ``peak_photons`` multiplies and their background signal, whose Poisson noise the read
+    noise need not add again. Medians over all patches.
     """
     from centriole_sr.noise import fit_noise
 
-    noise = fit_noise(widefield_field)
-    if noise.gain <= 0:
-        raise ValueError("the widefield field shows no Poisson noise to calibrate against")
-    low, high = np.percentile(widefield_patches, [1.0, 99.8], axis=(1, 2))
-    background = np.median(widefield_patches, axis=(1, 2))
-    range_photons = float(np.median((high - low) / noise.gain))
-    background_variance = float(np.median(noise.variance(background))) / noise.gain**2
+    ranges_photons, background_variances = [], []
+    for field, patches in widefield:
+        noise = fit_noise(field)
+        if noise.gain <= 0:
+            raise ValueError("the widefield field shows no Poisson noise to calibrate against")
+        low, high = np.percentile(patches, [1.0, 99.8], axis=(1, 2))
+        ranges_photons.append((high - low) / noise.gain)
+        background = np.median(patches, axis=(1, 2))
+        background_variances.append(noise.variance(background) / noise.gain**2)
+    range_photons = float(np.median(np.concatenate(ranges_photons)))
+    background_variance = float(np.median(np.concatenate(background_variances)))
     signals = [widefield_signal(normalize_percentile(p), params) for p in confocal_patches]
     signal_low, signal_high = np.percentile(np.stack(signals), [1.0, 99.8], axis=(1, 2))
     peak_photons = range_photons / float(np.median(signal_high - signal_low))

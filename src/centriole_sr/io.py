@@ -141,7 +141,8 @@ def select_plane(
 
     Axes of length 1 are dropped. Channels (C, or S for RGB samples) are chosen by index or
     by OME name (``channel``); a z-stack (Z) is reduced by ``z_stack``: "max" (maximum
-    intensity projection) or "sharpest" (the slice of :func:`sharpest_slice`). Any other
+    intensity projection) or "sharpest" (the slice of :func:`sharpest_slice`), or kept as
+    (z, y, x) with "stack" (bead images, whose focus the fit finds). Any other
     axis of length > 1 (time, or planes of unknown meaning) is refused.
     """
     kept = [(axis, n) for axis, n in zip(axes, image.shape, strict=True) if n > 1 or axis in "YX"]
@@ -184,6 +185,8 @@ def select_plane(
             image = stack.max(axis=0)
         elif z_stack == "sharpest":
             image = stack[sharpest_slice(stack)]
+        elif z_stack == "stack":
+            image = stack
         else:
             raise InputError(f"inputs.z_stack must be 'max' or 'sharpest', got {z_stack!r}")
     return image
@@ -208,7 +211,8 @@ def read_field(
     channel: int | str | None = None,
     z_stack: str = "max",
 ) -> tuple[np.ndarray, float]:
-    """Read a field as a float32 (y, x) plane and its pixel size in nm.
+    """Read a field as a float32 (y, x) plane (or (z, y, x) with z_stack="stack") and its
+    pixel size in nm.
 
     Multi-channel files give the plane of ``channel`` and z-stacks are reduced by
     ``z_stack`` (see :func:`select_plane`). The pixel size comes from the file (OME or

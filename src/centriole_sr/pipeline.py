@@ -19,11 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from centriole_sr import io, picking
+from centriole_sr import beads, io, picking
 from centriole_sr.config import read_labels
-from centriole_sr.degrade import Degradation, degrade_patches
+from centriole_sr.degrade import Degradation, calibrated_noise, degrade_patches
 from centriole_sr.patches import extract_patches, load_patches, save_patches
-from centriole_sr.psf import Optics, optics_sigmas
+from centriole_sr.psf import (
+    Optics,
+    computed_sigma_nm,
+    paraxial_sigma_nm,
+    sigma_table,
+    widefield_haze,
+)
 
 PathLike = str | os.PathLike
 log = logging.getLogger("centriole_sr")
@@ -96,6 +102,29 @@ def simulate_demo(
         ):
             io.write_table(outputs[f"truth_{modality}"], truth_table(result.centres, pixel_nm))
         log.info("%d centrioles, %d clutter spots", *_kind_counts(result.centres))
+
+
+def simulate_demo_beads(
+    modality: str,
+    seed: int,
+    optics: dict[str, Any],
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """A bead image of the demo's microscopes: 30 sub-resolution beads, 256 pixels square.
+
+    The widefield's is a z-stack (7 planes 200 nm apart, focus in the middle), as bead
+    stacks are usually acquired; the confocal's a single in-focus plane.
+    """
+    from centriole_sr.simulate import simulate_beads
+
+    with logging_to(log_path):
+        optics_ = Optics(**optics)
+        pixel_nm = getattr(optics_, f"{modality}_pixel_nm")
+        planes_nm = np.arange(-3, 4) * 200.0 if modality == "widefield" else None
+        image, truth = simulate_beads(optics_, modality, pixel_nm, 256, 30, seed, planes_nm)
+        log.info("%s beads, image %s, seed %d", modality, image.shape, seed)
+        io.write_tiff(output, image, pixel_nm)
 
 
 def _kind_counts(centres: pd.DataFrame) -> tuple[int, int]:
@@ -348,15 +377,128 @@ def extract_field_patches(
         save_patches(output, patches=patches, centres_yx_px=kept, pixel_nm=np.float64(pixel_nm))
 
 
-def psf_sigma(optics: dict[str, Any], output: PathLike, log_path: PathLike | None = None) -> None:
-    """Write every sigma (nm and pixels) derived from the optics of both microscopes."""
+def fit_bead_images(
+    images: Sequence[PathLike],
+    modality: str,
+    optics: dict[str, Any],
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Fit every bead of one modality's bead images (2D or z-stacks) into one table.
+
+    Each row is one bead (`beads.fit_beads`), with its ``image``; the pixel size comes from
+    the file, checked against the modality's in config.
+    """
     with logging_to(log_path):
         optics_ = Optics(**optics)
+        pixel_nm = getattr(optics_, f"{modality}_pixel_nm")
+        tables = []
+        for path in images:
+            image, _ = io.read_field(path, pixel_nm, z_stack="stack")
+            table = beads.fit_beads(
+                image,
+                pixel_nm,
+                sigma_guess_nm=paraxial_sigma_nm(optics_, modality),
+                pixel_integrated=modality == "widefield",  # a camera integrates, a scan samples
+                source=str(path),
+            )
+            log.info("%s: %d beads, %d accepted", path, len(table), table["accepted"].sum())
+            tables.append(table.assign(image=Path(path).stem))
+        table = pd.concat(tables, ignore_index=True)
+        summary = beads.bead_sigma_nm(table, source=f"{modality} bead images")
+        log.info("%s sigma %.1f nm (MAD %.1f nm, %d beads)", modality, summary["sigma_nm"],
+                 summary["sigma_mad_nm"], summary["count"])  # fmt: skip
+        io.write_table(output, table)
+
+
+def _calibration_data(
+    fields: Sequence[PathLike],
+    field_patches: Sequence[PathLike],
+    confocal_patches: Sequence[PathLike],
+    widefield_pixel_nm: float,
+    reading: dict[str, Any],
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """(widefield field, its patches) pairs and the pooled confocal patches for noise."""
+    widefield = [
+        (io.read_field(field, widefield_pixel_nm, **reading)[0], load_patches(patches)["patches"])
+        for field, patches in zip(fields, field_patches, strict=True)
+    ]
+    confocal = np.concatenate([load_patches(path)["patches"] for path in confocal_patches])
+    if not any(len(patches) for _, patches in widefield) or not len(confocal):
+        raise io.InputError(
+            f"no patches to calibrate the noise on ({', '.join(map(str, field_patches))}); set "
+            "degradation.peak_photons and degradation.read_noise_photons in config.yaml"
+        )
+    return widefield, confocal
+
+
+def degradation_model(
+    optics: dict[str, Any],
+    degradation: dict[str, Any],
+    bead_tables: dict[str, PathLike],
+    calibration: dict[str, Sequence[PathLike]],
+    reading: dict[str, Any],
+    output: PathLike,
+    log_path: PathLike | None = None,
+) -> None:
+    """Write the whole degradation to sigma.json: every sigma (nm and pixels) with its source,
+    the haze and the noise, each with the source of its value.
+
+    Sigma per modality (``degradation.sigma_source``): "optics" (paraxial formulas),
+    "computed" (vectorial PSF averaged over ``defocus_range_nm``) or "beads" (the median of
+    ``bead_tables[modality]``). Haze "auto": the widefield PSF over the sample's thickness
+    (`psf.widefield_haze`). Noise "auto": calibrated on ``calibration``'s widefield fields
+    ("fields", "field_patches") against its confocal patches ("confocal_patches").
+    """
+    with logging_to(log_path):
+        optics_ = Optics(**optics)
+        sources = degradation["sigma_source"]
+        sigma_nm, details = {}, {}
+        for modality in ("widefield", "confocal"):
+            source = sources[modality]
+            if source == "beads":
+                summary = beads.bead_sigma_nm(
+                    io.read_table(bead_tables[modality]), source=str(bead_tables[modality])
+                )
+                sigma_nm[modality] = summary["sigma_nm"]
+                details[modality] = {"source": "beads", **summary}
+            elif source == "computed":
+                defocus_nm = degradation["defocus_range_nm"]
+                sigma_nm[modality] = computed_sigma_nm(optics_, modality, defocus_nm)
+                details[modality] = {"source": f"computed PSF, defocus range {defocus_nm:g} nm"}
+            else:
+                sigma_nm[modality] = paraxial_sigma_nm(optics_, modality)
+                details[modality] = {"source": "optics (paraxial)"}
+        summary_source = ", ".join(f"{m}: {details[m]['source']}" for m in details)
         sigmas = {
-            **optics_sigmas(optics_),
+            **sigma_table(optics_, sigma_nm["widefield"], sigma_nm["confocal"], summary_source),
+            "sigma_sources": details,
             "confocal_pixel_nm": optics_.confocal_pixel_nm,
             "widefield_pixel_nm": optics_.widefield_pixel_nm,
         }
+        thickness_nm = degradation["sample_thickness_nm"]
+        haze = widefield_haze(optics_, thickness_nm)
+        origins = {}
+        for key in ("haze_fraction", "haze_sigma_nm"):
+            auto = degradation[key] == "auto"
+            sigmas[key] = haze[key] if auto else float(degradation[key])
+            origins[key] = f"widefield PSF over {thickness_nm:g} nm" if auto else "config"
+        noise_keys = ("peak_photons", "read_noise_photons")
+        if any(degradation[key] == "auto" for key in noise_keys):
+            widefield, confocal = _calibration_data(
+                calibration["fields"], calibration["field_patches"],
+                calibration["confocal_patches"], optics_.widefield_pixel_nm, reading,
+            )  # fmt: skip
+            noiseless = degradation_from({**sigmas, "peak_photons": 1.0, "read_noise_photons": 0})
+            calibrated = dict(
+                zip(noise_keys, calibrated_noise(widefield, confocal, noiseless), strict=True)
+            )
+            fields = ", ".join(Path(field).stem for field in calibration["fields"])
+        for key in noise_keys:
+            auto = degradation[key] == "auto"
+            sigmas[key] = calibrated[key] if auto else float(degradation[key])
+            origins[key] = f"calibrated on widefield {fields}" if auto else "config"
+        sigmas["parameter_sources"] = origins
         log.info("%s", sigmas)
         io.write_json(output, sigmas)
 
@@ -364,31 +506,29 @@ def psf_sigma(optics: dict[str, Any], output: PathLike, log_path: PathLike | Non
 def degrade_field_patches(
     patches_path: PathLike,
     sigma_path: PathLike,
-    degradation: dict[str, Any],
+    seed: int,
     field: str,
     output: PathLike,
     log_path: PathLike | None = None,
 ) -> None:
     """Make (degraded input, confocal target) training pairs from one field's confocal patches."""
     with logging_to(log_path):
-        sigmas = io.read_json(sigma_path)
-        params = degradation_from(sigmas, degradation)
+        params = degradation_from(io.read_json(sigma_path))
         patches = load_patches(patches_path)["patches"]
-        inputs, targets = degrade_patches(patches, params, field_seed(degradation["seed"], field))
+        inputs, targets = degrade_patches(patches, params, field_seed(seed, field))
         log.info("%d pairs with %s", len(inputs), params)
         save_patches(output, inputs=inputs, targets=targets)
 
 
-def degradation_from(sigmas: dict[str, Any], degradation: dict[str, Any]) -> Degradation:
-    """The degradation parameters from sigma.json and the config's degradation section."""
-    confocal_pixel_nm = sigmas["confocal_pixel_nm"]
+def degradation_from(sigmas: dict[str, Any]) -> Degradation:
+    """The degradation parameters written to sigma.json by :func:`degradation_model`."""
     return Degradation(
         sigma_px=sigmas["sigma_degradation_confocal_px"],
         scale=int(sigmas["scale"]),
-        haze_fraction=degradation["haze_fraction"],
-        haze_sigma_px=degradation["haze_sigma_nm"] / confocal_pixel_nm,
-        peak_photons=degradation["peak_photons"],
-        read_noise_photons=degradation["read_noise_photons"],
+        haze_fraction=sigmas["haze_fraction"],
+        haze_sigma_px=sigmas["haze_sigma_nm"] / sigmas["confocal_pixel_nm"],
+        peak_photons=sigmas["peak_photons"],
+        read_noise_photons=sigmas["read_noise_photons"],
     )
 
 
@@ -714,7 +854,6 @@ def evaluate_field(
     picks_path: PathLike,
     sigma_path: PathLike,
     rl_path: PathLike,
-    degradation: dict[str, Any],
     consistency_threshold_sigma: float,
     widefield_pixel_nm: float,
     confocal_pixel_nm: float,
@@ -745,7 +884,7 @@ def evaluate_field(
         widefield, _ = io.read_field(widefield_path, widefield_pixel_nm, **(reading or {}))
         restored, _ = io.read_field(restored_path, confocal_pixel_nm)
         sigmas = io.read_json(sigma_path)
-        params = degradation_from(sigmas, degradation)
+        params = degradation_from(sigmas)
         scale = int(sigmas["scale"])
         iterations = int(io.read_json(rl_path)["iterations"])
         bicubic = baselines.bicubic_upsample(io.normalize_percentile(widefield), scale)

@@ -136,37 +136,48 @@ def sigma_table(
 
 def optics_sigmas(optics: Optics) -> dict[str, Any]:
     """Every Gaussian sigma of the paraxial approximations of the optics (Zhang et al.)."""
-    wf = sigma_widefield_nm(optics.emission_nm, optics.numerical_aperture)
-    conf = sigma_confocal_nm(
-        optics.excitation_nm,
-        optics.emission_nm,
-        optics.numerical_aperture,
-        optics.pinhole_airy_units,
-    )
+    wf, conf = (paraxial_sigma_nm(optics, m) for m in ("widefield", "confocal"))
     return sigma_table(optics, wf, conf, "optics")
 
 
-def computed_sigmas(
-    optics: Optics, defocus_range_nm: float, z_step_nm: float = 100.0
-) -> dict[str, Any]:
-    """Every sigma, from Gaussians fitted to the vectorial PSFs of both microscopes averaged
-    over focus positions spanning ``defocus_range_nm`` around the focal plane.
+def computed_sigma_nm(
+    optics: Optics,
+    modality: Literal["widefield", "confocal"],
+    defocus_range_nm: float,
+    z_step_nm: float = 100.0,
+) -> float:
+    """Sigma of a Gaussian fitted to one microscope's vectorial PSF averaged over focus
+    positions spanning ``defocus_range_nm`` around the focal plane (0: the in-focus fit).
 
     Objects above and below focus are imaged through a defocused PSF, which spreads the
-    widefield image more than the confocal one; at 0 nm this is the in-focus fit. The PSFs
-    are sampled at 15 nm over 2.3 um, finer and wider than any camera pixel and blur.
+    widefield image more than the confocal one. The PSFs are sampled at 15 nm over 2.3 um,
+    finer and wider than any camera pixel and blur.
     """
     if defocus_range_nm < 0:
         raise InputError(f"defocus range must be >= 0 nm, got {defocus_range_nm}")
     planes = max(int(round(defocus_range_nm / z_step_nm)) + 1, 1)
     z_nm = np.linspace(-defocus_range_nm / 2, defocus_range_nm / 2, planes)
     pixel_nm, size_px = 15.0, 151
-    wf, conf = (
-        fit_gaussian_sigma_nm(computed_psf(optics, modality, pixel_nm, size_px, z_nm).mean(0),
-                              pixel_nm)
-        for modality in ("widefield", "confocal")
-    )  # fmt: skip
+    psf = computed_psf(optics, modality, pixel_nm, size_px, z_nm).mean(0)
+    return fit_gaussian_sigma_nm(psf, pixel_nm)
+
+
+def computed_sigmas(optics: Optics, defocus_range_nm: float) -> dict[str, Any]:
+    """Every sigma, from Gaussians fitted to both microscopes' PSFs (`computed_sigma_nm`)."""
+    wf, conf = (computed_sigma_nm(optics, m, defocus_range_nm) for m in ("widefield", "confocal"))
     return sigma_table(optics, wf, conf, f"computed PSFs, defocus range {defocus_range_nm:g} nm")
+
+
+def paraxial_sigma_nm(optics: Optics, modality: Literal["widefield", "confocal"]) -> float:
+    """Sigma of one microscope's paraxial Gaussian approximation (Zhang et al.)."""
+    if modality == "widefield":
+        return sigma_widefield_nm(optics.emission_nm, optics.numerical_aperture)
+    return sigma_confocal_nm(
+        optics.excitation_nm,
+        optics.emission_nm,
+        optics.numerical_aperture,
+        optics.pinhole_airy_units,
+    )
 
 
 def widefield_haze(

@@ -10,22 +10,21 @@ restored and scored against the noise-free confocal image of the same sample (pe
 normalisation and affine fit, as the report). Also each degradation's domain gap to the real
 widefield patches (centriole_sr.quality.domain_gap). Prints a Markdown table.
 
-- fixed 4 px: the original PSSR blur, sigma = 4 confocal pixels; no haze;
-- paraxial: sigma_deg from the paraxial Gaussian approximations of both PSFs; no haze;
+- fixed 4 px: the original PSSR blur, sigma = 4 confocal pixels;
+- paraxial: sigma_deg from the paraxial Gaussian approximations of both PSFs;
 - computed PSFs: sigma_deg from Gaussians fitted to the vectorial PSFs averaged over the
-  depth range of the demo's centrioles (+-300 nm); no haze;
-- pipeline: what the pipeline trains on (paraxial sigma_deg, the config's haze);
-- full chain: computed-PSF blur, the haze of the widefield PSF averaged over the demo
-  sample's 3 um (psf.widefield_haze) and noise calibrated on the first widefield field
-  (degrade.calibrated_noise).
-The first four use the config's noise. Each degradation trains --seeds networks (training
-seeds 0, 1, ...): single runs differ by up to a dB.
+  depth range of the demo's centrioles (+-300 nm);
+- full chain: the run's results/psf/sigma.json, what the pipeline trains on (by default the
+  computed-PSF blur, the haze of the widefield PSF over the sample's 3 um and noise
+  calibrated on the labelled widefield fields).
+The first three are blur only (no haze), with uncalibrated noise (100 photons, read noise 2).
+Each degradation trains --seeds networks (training seeds 0, 1, ...): single runs differ by
+up to a dB.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -35,10 +34,10 @@ import torch
 import yaml
 
 from centriole_sr import io, pipeline
-from centriole_sr.degrade import Degradation, calibrated_noise, degrade_patches
+from centriole_sr.degrade import Degradation, degrade_patches
 from centriole_sr.metrics import compare
 from centriole_sr.patches import load_patches, save_patches
-from centriole_sr.psf import Optics, computed_sigmas, optics_sigmas, widefield_haze
+from centriole_sr.psf import Optics, computed_sigmas, optics_sigmas
 from centriole_sr.quality import domain_gap
 from centriole_sr.restore import load_model, restore_image
 from centriole_sr.simulate import DemoParams
@@ -47,41 +46,22 @@ from centriole_sr.simulate import DemoParams
 def degradations(root: Path, config: dict) -> dict[str, tuple[dict, Degradation]]:
     """Name -> (sigma table, degradation parameters)."""
     optics = Optics(**config["optics"])
-    demo = DemoParams()
+    run = io.read_json(root / "results/psf/sigma.json")
+    blur_only = {"haze_fraction": 0.0, "haze_sigma_nm": 1.0, "peak_photons": 100.0,
+                 "read_noise_photons": 2.0}  # fmt: skip
     paraxial = optics_sigmas(optics)
-    computed = computed_sigmas(optics, demo.centriole_z_range_nm)
-    no_haze = {**config["degradation"], "haze_fraction": 0.0}
     fixed = {**paraxial, "source": "fixed 4 px", "sigma_degradation_confocal_px": 4.0,
              "sigma_degradation_nm": 4.0 * optics.confocal_pixel_nm}  # fmt: skip
-    haze = widefield_haze(optics, demo.sample_thickness_nm)
-    hazy = {**config["degradation"], "haze_fraction": haze["haze_fraction"],
-            "haze_sigma_nm": haze["haze_sigma_nm"]}  # fmt: skip
-    tables = {"fixed 4 px": (fixed, no_haze), "paraxial": (paraxial, no_haze),
-              "computed PSFs": (computed, no_haze),
-              "pipeline": (paraxial, config["degradation"]),
-              "full chain": (computed, hazy)}  # fmt: skip
+    computed = computed_sigmas(optics, DemoParams().centriole_z_range_nm)
     pixels = {"confocal_pixel_nm": optics.confocal_pixel_nm,
               "widefield_pixel_nm": optics.widefield_pixel_nm}  # fmt: skip
     chains = {
-        name: ({**sigmas, **pixels}, pipeline.degradation_from({**sigmas, **pixels}, settings))
-        for name, (sigmas, settings) in tables.items()
-    }
-    # the full chain's noise: calibrated on the first widefield field and its patches
-    sigmas, params = chains["full chain"]
-    field = sorted((root / "results/demo/widefield").glob("*.tif"))[0]
-    peak_photons, read_noise_photons = calibrated_noise(
-        io.read_field(field)[0],
-        load_patches(root / f"results/patches/widefield/{field.stem}.npz")["patches"],
-        load_patches(sorted((root / "results/patches/confocal").glob("*.npz"))[0])["patches"],
-        params,
-    )
-    chains["full chain"] = (
-        sigmas,
-        dataclasses.replace(
-            params, peak_photons=peak_photons, read_noise_photons=read_noise_photons
-        ),
-    )
-    return chains
+        name: {**sigmas, **pixels, **blur_only}
+        for name, sigmas in (("fixed 4 px", fixed), ("paraxial", paraxial),
+                             ("computed PSFs", computed))
+    }  # fmt: skip
+    chains["full chain"] = run
+    return {name: (sigmas, pipeline.degradation_from(sigmas)) for name, sigmas in chains.items()}
 
 
 def score(

@@ -81,7 +81,7 @@ def empty_places(occupied_yx: np.ndarray, shape: tuple[int, int], count: int, rn
 def main(root: Path) -> None:
     config = yaml.safe_load((root / "config.yaml").read_text())
     sigmas = io.read_json(root / "results/psf/sigma.json")
-    params = degradation_from(sigmas, config["degradation"])
+    params = degradation_from(sigmas)
     threshold = config["evaluation"]["consistency_threshold_sigma"]
     iterations = int(io.read_json(root / "results/evaluation/rl_iterations.json")["iterations"])
     scale, pixel_nm = int(sigmas["scale"]), sigmas["confocal_pixel_nm"]

@@ -1,8 +1,10 @@
+import glob
 import os
 
 from snakemake.utils import min_version, validate
 
 from centriole_sr.config import (
+    bead_modalities,
     check_config,
     check_labels_inside,
     labelled_fields_by_modality,
@@ -105,6 +107,42 @@ def picking_factor(wildcards):
     return downsample_factor(
         PIXEL_NM[wildcards.modality], config["picking"]["pixel_nm"]
     )
+
+
+def bead_images(wildcards):
+    """The bead images of a modality: the demo's simulated one, or the configured folder's."""
+    if DEMO:
+        return [f"results/demo/beads/{wildcards.modality}/beads.tif"]
+    folder = config["degradation"]["beads"][wildcards.modality]
+    return sorted(glob.glob(os.path.join(folder, "*.tif")))
+
+
+def degradation_inputs(wildcards):
+    """What sigma.json is made from: the bead tables of the modalities measured on beads and,
+    for noise calibrated on data, the labelled widefield fields with their patches and the
+    labelled confocal fields' patches (all fields of a modality none of whose fields are
+    labelled). Only labelled fields: a new acquisition does not change the degradation.
+    """
+    inputs = {
+        f"beads_{modality}": f"results/psf/beads/{modality}.tsv"
+        for modality in bead_modalities(config)
+    }
+    if "auto" in (
+        config["degradation"]["peak_photons"],
+        config["degradation"]["read_noise_photons"],
+    ):
+        fields = {m: LABELLED[m] or FIELDS[m] for m in MODALITIES}
+        inputs["calibration_fields"] = [
+            os.path.join(IMAGE_FOLDER["widefield"], f"{field}.tif")
+            for field in fields["widefield"]
+        ]
+        inputs["calibration_patches"] = expand(
+            "results/patches/widefield/{field}.npz", field=fields["widefield"]
+        )
+        inputs["confocal_patches"] = expand(
+            "results/patches/confocal/{field}.npz", field=fields["confocal"]
+        )
+    return inputs
 
 
 def has_truth():

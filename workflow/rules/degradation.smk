@@ -1,7 +1,32 @@
-# sigma from the optics of both microscopes, then confocal patches -> widefield-like patches.
+# The degradation (every sigma, haze and noise), then confocal patches -> widefield-like patches.
+
+
+rule fit_beads:
+    input:
+        images=bead_images,
+    output:
+        table=report(
+            "results/psf/beads/{modality}.tsv",
+            caption="../report/beads.rst",
+            category="2. Degradation",
+            labels={"table": "beads", "modality": "{modality}"},
+        ),
+    log:
+        "logs/psf/beads/{modality}.log",
+    conda:
+        "../../envs/base.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        optics=settings("optics"),
+    script:
+        "../scripts/fit_beads.py"
 
 
 rule psf_sigma:
+    input:
+        unpack(degradation_inputs),
     output:
         sigma=report(
             "results/psf/sigma.json",
@@ -13,10 +38,17 @@ rule psf_sigma:
     conda:
         "../../envs/base.yaml"
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=2000,
+        runtime=10,
     params:
         optics=settings("optics"),
+        degradation={
+            key: value
+            for key, value in settings("degradation").items()
+            if key not in ("beads", "seed")
+        },
+        beads=bead_modalities(config),
+        reading=image_reading(),
     script:
         "../scripts/psf_sigma.py"
 
@@ -37,7 +69,7 @@ rule degrade_patches:
         mem_mb=2000,
         runtime=5,
     params:
-        degradation=settings("degradation"),
+        seed=config["degradation"]["seed"],
     script:
         "../scripts/degrade_patches.py"
 

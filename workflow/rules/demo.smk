@@ -54,3 +54,20 @@ rule demo_labels:
         optics=settings("optics"),
     script:
         "../scripts/demo_labels.py"
+
+
+rule simulate_beads:
+    output:
+        image="results/demo/beads/{modality}/beads.tif",
+    log:
+        "logs/demo/beads/{modality}.log",
+    conda:
+        "../../envs/base.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        seed=config["demo"]["seed"],
+        optics=settings("optics"),
+    script:
+        "../scripts/simulate_beads.py"

@@ -128,7 +128,6 @@ rule evaluate_field:
         mem_mb=4000,
         runtime=20,
     params:
-        degradation=settings("degradation"),
         consistency_threshold_sigma=config["evaluation"]["consistency_threshold_sigma"],
         widefield_pixel_nm=PIXEL_NM["widefield"],
         confocal_pixel_nm=PIXEL_NM["confocal"],

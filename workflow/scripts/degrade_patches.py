@@ -9,7 +9,7 @@ from centriole_sr import pipeline
 pipeline.degrade_field_patches(
     snakemake.input.patches,
     snakemake.input.sigma,
-    snakemake.params.degradation,
+    snakemake.params.seed,
     snakemake.wildcards.field,
     snakemake.output.pairs,
     snakemake.log[0],

@@ -12,7 +12,6 @@ pipeline.evaluate_field(
     snakemake.input.picks,
     snakemake.input.sigma,
     snakemake.input.rl_iterations,
-    snakemake.params.degradation,
     snakemake.params.consistency_threshold_sigma,
     snakemake.params.widefield_pixel_nm,
     snakemake.params.confocal_pixel_nm,

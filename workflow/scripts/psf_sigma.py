@@ -1,4 +1,4 @@
-"""Derive every sigma from the optics of both microscopes."""
+"""The whole degradation: every sigma with its source, the haze and the noise."""
 
 import sys
 
@@ -6,4 +6,16 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any co
 
 from centriole_sr import pipeline
 
-pipeline.psf_sigma(snakemake.params.optics, snakemake.output.sigma, snakemake.log[0])
+pipeline.degradation_model(
+    snakemake.params.optics,
+    snakemake.params.degradation,
+    {modality: snakemake.input[f"beads_{modality}"] for modality in snakemake.params.beads},
+    {
+        "fields": snakemake.input.get("calibration_fields", []),
+        "field_patches": snakemake.input.get("calibration_patches", []),
+        "confocal_patches": snakemake.input.get("confocal_patches", []),
+    },
+    snakemake.params.reading,
+    snakemake.output.sigma,
+    snakemake.log[0],
+)

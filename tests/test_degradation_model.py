@@ -1,0 +1,108 @@
+"""sigma.json: every sigma from its configured source, the haze and the noise, from files."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from centriole_sr import io, pipeline
+from centriole_sr.degrade import Degradation, widefield_signal
+from centriole_sr.patches import save_patches
+from centriole_sr.psf import Optics, computed_sigma_nm, paraxial_sigma_nm, widefield_haze
+
+OPTICS = Optics()
+CONFIG_OPTICS = {
+    "numerical_aperture": OPTICS.numerical_aperture,
+    "refractive_index": OPTICS.refractive_index,
+    "excitation_nm": OPTICS.excitation_nm,
+    "emission_nm": OPTICS.emission_nm,
+    "pinhole_airy_units": OPTICS.pinhole_airy_units,
+    "confocal_pixel_nm": OPTICS.confocal_pixel_nm,
+    "widefield_pixel_nm": OPTICS.widefield_pixel_nm,
+}
+FIXED = {"haze_fraction": 0.3, "haze_sigma_nm": 450.0, "peak_photons": 150.0,
+         "read_noise_photons": 2.5}  # fmt: skip
+
+
+def _degradation(confocal: str, widefield: str, **overrides) -> dict:
+    sources = {"confocal": confocal, "widefield": widefield}
+    return {"sigma_source": sources, "defocus_range_nm": 600.0, "sample_thickness_nm": 3000.0,
+            **FIXED, **overrides}  # fmt: skip
+
+
+def test_sigma_from_beads_optics_and_computed_psfs_with_their_sources(tmp_path):
+    """The demo's confocal bead image (a 2D plane) goes through the file path; the widefield
+    takes the paraxial formula here, then the computed PSF."""
+    image, table = tmp_path / "beads.tif", tmp_path / "beads.tsv"
+    pipeline.simulate_demo_beads("confocal", 5, CONFIG_OPTICS, image)
+    pipeline.fit_bead_images([image], "confocal", CONFIG_OPTICS, table)
+    fits = io.read_table(table)
+    assert fits["accepted"].sum() >= 25 and set(fits["image"]) == {"beads"}
+    output = tmp_path / "sigma.json"
+    pipeline.degradation_model(CONFIG_OPTICS, _degradation("beads", "optics"),
+                               {"confocal": table}, {}, {}, output)  # fmt: skip
+    sigmas = io.read_json(output)
+    in_focus_nm = computed_sigma_nm(OPTICS, "confocal", 0.0)
+    # beads fitted over +-3 sigma read the in-focus PSF narrower than the 2.3 um fit (1.5 %)
+    assert sigmas["sigma_confocal_nm"] == pytest.approx(in_focus_nm, rel=0.015)
+    assert sigmas["sigma_widefield_nm"] == pytest.approx(paraxial_sigma_nm(OPTICS, "widefield"))
+    assert sigmas["sigma_sources"]["confocal"]["source"] == "beads"
+    assert sigmas["sigma_sources"]["confocal"]["count"] == fits["accepted"].sum()
+    assert sigmas["sigma_sources"]["widefield"]["source"] == "optics (paraxial)"
+    expected_deg = np.sqrt(sigmas["sigma_widefield_nm"] ** 2 - sigmas["sigma_confocal_nm"] ** 2)
+    assert sigmas["sigma_degradation_nm"] == pytest.approx(expected_deg)
+    assert sigmas["sigma_degradation_confocal_px"] == pytest.approx(expected_deg / 45.0)
+    for key, value in FIXED.items():
+        assert sigmas[key] == value and sigmas["parameter_sources"][key] == "config"
+
+    pipeline.degradation_model(CONFIG_OPTICS, _degradation("computed", "computed"), {}, {}, {},
+                               output)  # fmt: skip
+    computed = io.read_json(output)
+    assert computed["sigma_widefield_nm"] == pytest.approx(computed_sigma_nm(OPTICS, "widefield",
+                                                                             600.0))  # fmt: skip
+    # defocus over the centrioles' depth widens the widefield more than the confocal
+    assert computed["sigma_degradation_nm"] > sigmas["sigma_degradation_nm"] + 10
+
+
+def test_auto_haze_comes_from_the_widefield_psf_and_auto_noise_from_the_fields(tmp_path):
+    """Camera data (gain 2, baseline 100) of patches degraded as the model says (paraxial
+    blur, no haze) with a known photon budget, over backgrounds that vary from patch to patch."""
+    rng = np.random.default_rng(1)
+    confocal = np.zeros((100, 64, 64))
+    confocal[np.arange(100), rng.integers(24, 40, 100), rng.integers(24, 40, 100)] = 1.0
+    confocal = ndimage.gaussian_filter(confocal, (0, 2, 2)) * 100
+    photons = 300.0
+    sigma_deg_nm = np.sqrt(paraxial_sigma_nm(OPTICS, "widefield") ** 2
+                           - paraxial_sigma_nm(OPTICS, "confocal") ** 2)  # fmt: skip
+    params = Degradation(sigma_px=sigma_deg_nm / 45.0, scale=2, haze_fraction=0.0)
+    signal = [widefield_signal(io.normalize_percentile(p), params) * photons + rng.uniform(5, 60)
+              for p in confocal]  # fmt: skip
+    camera = np.stack([2.0 * (rng.poisson(s) + rng.normal(0, 2.0, s.shape)) + 100 for s in signal])
+    field = np.block([[camera[10 * i + j] for j in range(10)] for i in range(10)])
+    io.write_tiff(tmp_path / "wf.tif", field, 90.0)
+    save_patches(tmp_path / "wf.npz", patches=camera)
+    save_patches(tmp_path / "conf.npz", patches=confocal)
+    calibration = {"fields": [tmp_path / "wf.tif"], "field_patches": [tmp_path / "wf.npz"],
+                   "confocal_patches": [tmp_path / "conf.npz"]}  # fmt: skip
+    degradation = _degradation("optics", "optics", haze_fraction=0.0, haze_sigma_nm="auto",
+                               peak_photons="auto", read_noise_photons="auto")  # fmt: skip
+    output = tmp_path / "sigma.json"
+    pipeline.degradation_model(CONFIG_OPTICS, degradation, {}, calibration, {}, output)
+    sigmas = io.read_json(output)
+    assert sigmas["peak_photons"] == pytest.approx(photons, rel=0.15)
+    assert sigmas["parameter_sources"]["peak_photons"] == "calibrated on widefield wf"
+    assert sigmas["haze_sigma_nm"] == pytest.approx(widefield_haze(OPTICS, 3000.0)["haze_sigma_nm"])
+    assert sigmas["parameter_sources"]["haze_sigma_nm"] == "widefield PSF over 3000 nm"
+    assert sigmas["parameter_sources"]["haze_fraction"] == "config"
+
+
+def test_auto_noise_without_patches_names_the_settings(tmp_path):
+    io.write_tiff(tmp_path / "wf.tif", np.random.default_rng(0).poisson(50, (64, 64)), 90.0)
+    save_patches(tmp_path / "wf.npz", patches=np.zeros((0, 32, 32), np.float32))
+    save_patches(tmp_path / "conf.npz", patches=np.zeros((0, 64, 64), np.float32))
+    calibration = {"fields": [tmp_path / "wf.tif"], "field_patches": [tmp_path / "wf.npz"],
+                   "confocal_patches": [tmp_path / "conf.npz"]}  # fmt: skip
+    degradation = _degradation("optics", "optics", peak_photons="auto")
+    with pytest.raises(io.InputError, match="degradation.peak_photons"):
+        pipeline.degradation_model(CONFIG_OPTICS, degradation, {}, calibration, {},
+                                   tmp_path / "sigma.json")  # fmt: skip
+    assert not (tmp_path / "sigma.json").exists()
