@@ -44,6 +44,8 @@ def test_optics_sigmas_in_both_pixel_sizes():
     assert sigmas["sigma_degradation_confocal_px"] == pytest.approx(28.85 / 45, abs=1e-3)
     assert sigmas["sigma_widefield_widefield_px"] == pytest.approx(83.6 / 90, abs=1e-3)
     assert sigmas["sigma_confocal_confocal_px"] == pytest.approx(78.46 / 45, abs=1e-3)
+    assert sigmas["sigma_confocal_widefield_px"] == pytest.approx(78.46 / 90, abs=1e-3)
+    assert sigmas["sigma_degradation_widefield_px"] == pytest.approx(28.85 / 90, abs=1e-3)
 
 
 @pytest.mark.parametrize(

@@ -131,6 +131,8 @@ def sigma_table(
         "sigma_confocal_confocal_px": sigma_conf_nm / px,
         "sigma_degradation_confocal_px": deg / px,
         "sigma_widefield_widefield_px": sigma_wf_nm / optics.widefield_pixel_nm,
+        "sigma_confocal_widefield_px": sigma_conf_nm / optics.widefield_pixel_nm,
+        "sigma_degradation_widefield_px": deg / optics.widefield_pixel_nm,
     }
 
 
