@@ -34,7 +34,7 @@ def test_sigma_from_beads_optics_and_computed_psfs_with_their_sources(tmp_path):
     takes the paraxial formula here, then the computed PSF."""
     image, table = tmp_path / "beads.tif", tmp_path / "beads.tsv"
     pipeline.simulate_demo_beads("confocal", 5, CONFIG_OPTICS, image)
-    pipeline.fit_bead_images([image], "confocal", CONFIG_OPTICS, table)
+    pipeline.fit_bead_images([image], "confocal", CONFIG_OPTICS, table, tmp_path / "beads.png")
     fits = io.read_table(table)
     assert fits["accepted"].sum() >= 25 and set(fits["image"]) == {"beads"}
     output = tmp_path / "sigma.json"

@@ -331,6 +331,31 @@ def domain_gap_figure(
     _save(figure, path)
 
 
+def beads_figure(
+    image: np.ndarray, table: pd.DataFrame, summary: dict, title: str, path: str | os.PathLike
+) -> None:
+    """A bead image with its accepted (green) and rejected (red) beads, and the fitted widths."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.6), width_ratios=(1, 1.2),
+                                layout="constrained")  # fmt: skip
+    plane = image[int(table["z_plane"].iloc[0])] if image.ndim == 3 and len(table) else image
+    plane = plane.max(axis=0) if plane.ndim == 3 else plane
+    _show_whole(axes[0], _display(plane))
+    accepted = table["accepted"].astype(bool)
+    for chosen, colour in ((accepted, "lime"), (~accepted, "red")):
+        axes[0].scatter(table.loc[chosen, "x_px"], table.loc[chosen, "y_px"], s=80,
+                        facecolors="none", edgecolors=colour, linewidths=1)  # fmt: skip
+    axes[0].set_title(f"{title}: {int(accepted.sum())} of {len(table)} beads accepted")
+    bins = np.linspace(table["sigma_nm"].min() - 1, table["sigma_nm"].max() + 1, 30)
+    axes[1].hist(table.loc[accepted, "sigma_nm"], bins, color="C2", label="accepted")
+    axes[1].hist(table.loc[~accepted, "sigma_nm"], bins, color="C3", label="rejected")
+    axes[1].axvline(summary["sigma_nm"], color="k", linestyle="--",
+                    label=f"median {summary['sigma_nm']:.1f} nm")  # fmt: skip
+    axes[1].set_xlabel("fitted Gaussian σ (nm)")
+    axes[1].set_ylabel("beads")
+    axes[1].legend()
+    _save(figure, path)
+
+
 def message_figure(message: str, path: str | os.PathLike) -> None:
     """A figure that says why there is nothing to draw, in place of the missing one."""
     figure, axis = plt.subplots(figsize=(8, 1.5))

@@ -382,19 +382,24 @@ def fit_bead_images(
     modality: str,
     optics: dict[str, Any],
     output: PathLike,
+    figure_output: PathLike,
     log_path: PathLike | None = None,
 ) -> None:
-    """Fit every bead of one modality's bead images (2D or z-stacks) into one table.
+    """Fit every bead of one modality's bead images (2D or z-stacks) into one table, and draw
+    the first image's beads and the fitted widths.
 
     Each row is one bead (`beads.fit_beads`), with its ``image``; the pixel size comes from
     the file, checked against the modality's in config.
     """
+    from centriole_sr.figures import beads_figure
+
     with logging_to(log_path):
         optics_ = Optics(**optics)
         pixel_nm = getattr(optics_, f"{modality}_pixel_nm")
-        tables = []
+        tables, first = [], None
         for path in images:
             image, _ = io.read_field(path, pixel_nm, z_stack="stack")
+            first = image if first is None else first
             table = beads.fit_beads(
                 image,
                 pixel_nm,
@@ -409,6 +414,8 @@ def fit_bead_images(
         log.info("%s sigma %.1f nm (MAD %.1f nm, %d beads)", modality, summary["sigma_nm"],
                  summary["sigma_mad_nm"], summary["count"])  # fmt: skip
         io.write_table(output, table)
+        shown = table[table["image"] == Path(images[0]).stem]
+        beads_figure(first, shown, summary, f"{modality} {Path(images[0]).name}", figure_output)
 
 
 def _calibration_data(

@@ -11,6 +11,12 @@ rule fit_beads:
             category="2. Degradation",
             labels={"table": "beads", "modality": "{modality}"},
         ),
+        figure=report(
+            "results/psf/beads/{modality}.png",
+            caption="../report/beads.rst",
+            category="2. Degradation",
+            labels={"figure": "beads", "modality": "{modality}"},
+        ),
     log:
         "logs/psf/beads/{modality}.log",
     conda:

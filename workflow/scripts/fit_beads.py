@@ -11,5 +11,6 @@ pipeline.fit_bead_images(
     snakemake.wildcards.modality,
     snakemake.params.optics,
     snakemake.output.table,
+    snakemake.output.figure,
     snakemake.log[0],
 )
