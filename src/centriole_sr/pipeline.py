@@ -439,6 +439,21 @@ def _calibration_data(
     return widefield, confocal
 
 
+def _microscope_sigma_nm(
+    optics: Optics, modality: str, degradation: dict[str, Any], bead_table: PathLike | None
+) -> tuple[float, dict[str, Any]]:
+    """One microscope's PSF sigma (nm) from its ``degradation.sigma_source``, and the source."""
+    source = degradation["sigma_source"][modality]
+    if source == "beads":
+        summary = beads.bead_sigma_nm(io.read_table(bead_table), source=str(bead_table))
+        return summary["sigma_nm"], {"source": "beads", **summary}
+    if source == "computed":
+        defocus_nm = degradation["defocus_range_nm"]
+        sigma = computed_sigma_nm(optics, modality, defocus_nm)
+        return sigma, {"source": f"computed PSF, defocus range {defocus_nm:g} nm"}
+    return paraxial_sigma_nm(optics, modality), {"source": "optics (paraxial)"}
+
+
 def degradation_model(
     optics: dict[str, Any],
     degradation: dict[str, Any],
@@ -459,23 +474,11 @@ def degradation_model(
     """
     with logging_to(log_path):
         optics_ = Optics(**optics)
-        sources = degradation["sigma_source"]
         sigma_nm, details = {}, {}
         for modality in ("widefield", "confocal"):
-            source = sources[modality]
-            if source == "beads":
-                summary = beads.bead_sigma_nm(
-                    io.read_table(bead_tables[modality]), source=str(bead_tables[modality])
-                )
-                sigma_nm[modality] = summary["sigma_nm"]
-                details[modality] = {"source": "beads", **summary}
-            elif source == "computed":
-                defocus_nm = degradation["defocus_range_nm"]
-                sigma_nm[modality] = computed_sigma_nm(optics_, modality, defocus_nm)
-                details[modality] = {"source": f"computed PSF, defocus range {defocus_nm:g} nm"}
-            else:
-                sigma_nm[modality] = paraxial_sigma_nm(optics_, modality)
-                details[modality] = {"source": "optics (paraxial)"}
+            sigma_nm[modality], details[modality] = _microscope_sigma_nm(
+                optics_, modality, degradation, bead_tables.get(modality)
+            )
         summary_source = ", ".join(f"{m}: {details[m]['source']}" for m in details)
         sigmas = {
             **sigma_table(optics_, sigma_nm["widefield"], sigma_nm["confocal"], summary_source),
