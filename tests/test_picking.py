@@ -307,6 +307,21 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
     }
     assert list(picks["field 1"].columns) == ["y_px", "x_px", "score"]
     assert picks["field 1"]["score"].is_monotonic_decreasing
+    # at a threshold equal to a pick's score, Topaz is asked for less (it keeps scores strictly
+    # above -t): exactly the picks scoring >= it come back, the one at it included, unchanged
+    everything = picks["field 1"]
+    for rank in (0, 4, 9):
+        threshold = float(everything["score"].iloc[rank])
+        above = picking.extract_picks(
+            model, images["field 1"], factor, radius_px=suppression_px, threshold=threshold,
+            log_path=log,
+        )  # fmt: skip
+        expected = everything[everything["score"] >= threshold].reset_index(drop=True)
+        assert len(above) == len(expected) >= rank + 1
+        pd.testing.assert_frame_equal(above, expected)
+    command = [line for line in log.read_text().splitlines() if line.startswith("$ ")][-1]
+    assert f" -t {threshold - picking.EXTRACT_MARGIN!r} " in command
+    assert f" -p {picking.SCORE_PATCH_PX} " in command
     images_px = {field: -picking.read_mrc(tmp_path / "mrc" / f"{field}.mrc") for field in images}
     picks = {
         field: picking.refine_centres(images_px[field], p, radius_px * factor)

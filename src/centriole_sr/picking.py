@@ -34,6 +34,16 @@ PICK_COLUMNS = ["y_px", "x_px", "score"]
 TARGET_COLUMNS = ["image_name", "x_coord", "y_coord"]
 CURVE_COLUMNS = ["threshold", "precision", "recall", "f1"]
 
+# ``topaz extract -p``: the field is scored in patches of this side (plus the network's receptive
+# field as overlap). Topaz scores patches under torch.no_grad, a whole image with autograd on:
+# patched, a 2048² field costs 44 instead of 54 CPU seconds and 2.4 instead of 6.5 GB (one
+# 2048 patch), with identical picks.
+SCORE_PATCH_PX = 1024
+
+# ``topaz extract -t`` is this far below the threshold asked for: Topaz keeps scores strictly
+# above ``-t``, and its suppression loop costs < 0.2 s per 2048² field even at -6.
+EXTRACT_MARGIN = 1.0
+
 # Topaz has no seed option. This runs its command-line entry point after seeding every
 # generator it draws from: Python's, NumPy's and PyTorch's global ones (model initialisation,
 # minibatch order), numpy.random.default_rng() (crop sampling and flips in
@@ -266,8 +276,14 @@ def extract_picks(
 ) -> pd.DataFrame:
     """Pick one preprocessed field with ``topaz extract``; (y_px, x_px, score) in ORIGINAL pixels.
 
-    ``radius_px`` (downsampled pixels) is Topaz's non-maximum suppression radius and
-    ``threshold`` its log-likelihood score cut-off. Sorted by score, highest first.
+    ``radius_px`` (downsampled pixels) is Topaz's non-maximum suppression radius; the picks
+    kept are those scoring >= ``threshold`` (a log-likelihood score). Topaz keeps only scores
+    strictly above its ``-t``, so it gets ``threshold - EXTRACT_MARGIN`` and the cut is made
+    here: the pick that scores exactly the chosen threshold (the lowest one counted when the
+    threshold was chosen) is kept. Topaz's suppression is greedy from the highest score down,
+    so a lower ``-t`` leaves every pick above it unchanged. The field is scored in patches of
+    ``SCORE_PATCH_PX`` (``-p``), which Topaz runs without autograd. Sorted by score, highest
+    first.
     """
     with tempfile.TemporaryDirectory(prefix="topaz_extract_") as staging:
         output = Path(staging) / "picks.txt"
@@ -275,13 +291,16 @@ def extract_picks(
             "extract",
             "-m", str(Path(model_path).resolve()),
             "-r", str(radius_px),
-            "-t", str(threshold),
+            "-t", repr(float(threshold) - EXTRACT_MARGIN),
+            "-p", str(SCORE_PATCH_PX),
             "-j", str(threads),
             "-o", str(output),
             str(Path(image_path).resolve()),
         ]  # fmt: skip
         run_topaz(args, log_path)
         table = pd.read_csv(output, sep="\t")
+    # Topaz writes float32 scores as text: compare in float32, where the threshold came from.
+    table = table[table["score"].to_numpy(np.float32) >= np.float32(threshold)]
     picks = pd.DataFrame(
         {
             "y_px": from_topaz_px(table["y_coord"].to_numpy(float), factor),
