@@ -141,14 +141,23 @@ def convert_to_mrc(
 
 
 def preprocess_for_topaz(
-    mrc_path: PathLike, factor: int, output: PathLike, log_path: PathLike
+    mrc_path: PathLike,
+    factor: int,
+    output: PathLike,
+    log_path: PathLike,
+    *,
+    sample: int = picking.GMM_SAMPLE,
+    seed: int = 0,
 ) -> None:
-    """Downsample and normalise one field with ``topaz preprocess``."""
+    """Downsample and normalise one field with ``topaz preprocess``, its GMM fitted on one
+    pixel in ``sample`` drawn with ``seed`` (picking.gmm_sample and picking.seed)."""
     work_dir = Path(output).parent / f".{Path(output).stem}.topaz"
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     try:
-        produced = picking.preprocess(mrc_path, work_dir, factor, log_path)
+        produced = picking.preprocess(
+            mrc_path, work_dir, factor, log_path, sample=sample, seed=seed
+        )
         os.replace(produced, output)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

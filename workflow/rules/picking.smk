@@ -39,6 +39,8 @@ rule preprocess_for_topaz:
         runtime=10,
     params:
         factor=picking_factor,
+        gmm_sample=config["picking"]["gmm_sample"],
+        seed=config["picking"]["seed"],
     script:
         "../scripts/preprocess_for_topaz.py"
 
