@@ -236,7 +236,7 @@ def train_picker(
                 )
     candidates = [
         _picks(model, image, field_image, factor, pixel_nm, picking_config, CALIBRATION_SCORE,
-               log_path, reading)
+               log_path, reading, threads)
         for image, field_image in zip(images, field_images, strict=True)
     ]  # fmt: skip
     curve = picking.precision_recall_curve(candidates, references, match_radius_nm / pixel_nm)
@@ -274,6 +274,7 @@ def _picks(
     threshold: float,
     log_path: PathLike,
     reading: dict[str, Any] | None = None,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Topaz picks scoring >= ``threshold``, moved to the centroid of the original field
     ``field_path`` within a centriole radius, then closer ones than ``min_distance_nm`` merged."""
@@ -286,6 +287,7 @@ def _picks(
         ),
         threshold=threshold,
         log_path=log_path,
+        threads=threads,
     )
     field, _ = io.read_field(field_path, pixel_nm, **(reading or {}))
     radius_px = picking_config["centriole_diameter_nm"] / 2 / pixel_nm
@@ -304,11 +306,13 @@ def pick_centrioles(
     output: PathLike,
     log_path: PathLike,
     reading: dict[str, Any] | None = None,
+    threads: int = 1,
 ) -> None:
     """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels.
 
     The threshold comes from ``threshold_path`` (written with the picker) unless
     ``picking.threshold`` is a number. A picker trained at another picking pixel size stops.
+    ``threads``: Topaz's scoring threads (``-j``).
     """
     calibration = io.read_json(threshold_path)
     trained_nm, picking_nm = calibration["picking_pixel_nm"], pixel_nm * factor
@@ -322,7 +326,7 @@ def pick_centrioles(
         threshold = calibration["threshold"]
     picks = _picks(
         model_path, image_path, field_path, factor, pixel_nm, picking_config, threshold,
-        log_path, reading,
+        log_path, reading, threads,
     )  # fmt: skip
     with open(log_path, "a") as handle:
         if picks.empty:

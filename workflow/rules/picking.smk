@@ -101,7 +101,7 @@ rule pick_centrioles:
         "benchmarks/picking/extract/{modality}/{field}.tsv"
     conda:
         "../../envs/topaz.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=15,
