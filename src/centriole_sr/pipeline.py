@@ -170,14 +170,23 @@ def convert_to_mrc(
 
 
 def preprocess_for_topaz(
-    mrc_path: PathLike, factor: int, output: PathLike, log_path: PathLike
+    mrc_path: PathLike,
+    factor: int,
+    output: PathLike,
+    log_path: PathLike,
+    *,
+    sample: int = picking.GMM_SAMPLE,
+    seed: int = 0,
 ) -> None:
-    """Downsample and normalise one field with ``topaz preprocess``."""
+    """Downsample and normalise one field with ``topaz preprocess``, its GMM fitted on one
+    pixel in ``sample`` drawn with ``seed`` (picking.gmm_sample and picking.seed)."""
     work_dir = Path(output).parent / f".{Path(output).stem}.topaz"
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     try:
-        produced = picking.preprocess(mrc_path, work_dir, factor, log_path)
+        produced = picking.preprocess(
+            mrc_path, work_dir, factor, log_path, sample=sample, seed=seed
+        )
         os.replace(produced, output)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -256,7 +265,7 @@ def train_picker(
                 )
     candidates = [
         _picks(model, image, field_image, factor, pixel_nm, picking_config, CALIBRATION_SCORE,
-               log_path, reading)
+               log_path, reading, threads)
         for image, field_image in zip(images, field_images, strict=True)
     ]  # fmt: skip
     curve = picking.precision_recall_curve(candidates, references, match_radius_nm / pixel_nm)
@@ -294,6 +303,7 @@ def _picks(
     threshold: float,
     log_path: PathLike,
     reading: dict[str, Any] | None = None,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Topaz picks scoring >= ``threshold``, moved to the centroid of the original field
     ``field_path`` within a centriole radius, then closer ones than ``min_distance_nm`` merged."""
@@ -306,6 +316,7 @@ def _picks(
         ),
         threshold=threshold,
         log_path=log_path,
+        threads=threads,
     )
     field, _ = io.read_field(field_path, pixel_nm, **(reading or {}))
     radius_px = picking_config["centriole_diameter_nm"] / 2 / pixel_nm
@@ -324,11 +335,13 @@ def pick_centrioles(
     output: PathLike,
     log_path: PathLike,
     reading: dict[str, Any] | None = None,
+    threads: int = 1,
 ) -> None:
     """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels.
 
     The threshold comes from ``threshold_path`` (written with the picker) unless
     ``picking.threshold`` is a number. A picker trained at another picking pixel size stops.
+    ``threads``: Topaz's scoring threads (``-j``).
     """
     calibration = io.read_json(threshold_path)
     trained_nm, picking_nm = calibration["picking_pixel_nm"], pixel_nm * factor
@@ -342,7 +355,7 @@ def pick_centrioles(
         threshold = calibration["threshold"]
     picks = _picks(
         model_path, image_path, field_path, factor, pixel_nm, picking_config, threshold,
-        log_path, reading,
+        log_path, reading, threads,
     )  # fmt: skip
     with open(log_path, "a") as handle:
         if picks.empty:

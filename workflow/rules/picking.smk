@@ -39,6 +39,8 @@ rule preprocess_for_topaz:
         runtime=10,
     params:
         factor=picking_factor,
+        gmm_sample=config["picking"]["gmm_sample"],
+        seed=config["picking"]["seed"],
     script:
         "../scripts/preprocess_for_topaz.py"
 
@@ -99,7 +101,7 @@ rule pick_centrioles:
         "benchmarks/picking/extract/{modality}/{field}.tsv"
     conda:
         "../../envs/topaz.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=15,

@@ -17,4 +17,5 @@ pipeline.pick_centrioles(
     snakemake.output.picks,
     snakemake.log[0],
     reading=snakemake.params.reading,
+    threads=snakemake.threads,
 )
