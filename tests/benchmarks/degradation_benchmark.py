@@ -113,11 +113,13 @@ def score(
     }
 
 
-def main(root: Path, threads: int, seeds: list[int]) -> None:
+def main(root: Path, threads: int, seeds: list[int], only: list[str]) -> None:
     config = yaml.safe_load((root / "config.yaml").read_text())
     torch.set_num_threads(threads)
     rows = []
     for name, (sigmas, params) in degradations(root, config).items():
+        if only and name not in only:
+            continue
         with tempfile.TemporaryDirectory(prefix="degradation_benchmark_") as scratch:
             scores = score(root, config, sigmas, params, Path(scratch), threads, seeds)
             rows.append({"degradation": name, **scores})
@@ -131,5 +133,6 @@ if __name__ == "__main__":
     parser.add_argument("root", nargs="?", type=Path, default=Path.cwd())
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3, help="networks trained per degradation")
+    parser.add_argument("--only", nargs="*", default=[], help="degradations to run, by name")
     arguments = parser.parse_args()
-    main(arguments.root, arguments.threads, list(range(arguments.seeds)))
+    main(arguments.root, arguments.threads, list(range(arguments.seeds)), arguments.only)
