@@ -42,7 +42,7 @@ def check_config(config: dict[str, Any]) -> None:
     if not demo["enabled"]:
         for modality in bead_modalities(config):
             folder = config["degradation"]["beads"].get(modality) or ""
-            if not folder or not glob.glob(os.path.join(folder, "*.tif")):
+            if not bead_images(config, modality):
                 raise InputError(
                     f"degradation.beads.{modality}: no bead images (*.tif) in '{folder}', and "
                     f"degradation.sigma_source.{modality} is beads; point it to a folder of "
@@ -61,6 +61,17 @@ def bead_modalities(config: dict[str, Any]) -> list[str]:
     """The modalities whose PSF width comes from bead images."""
     sources = config["degradation"]["sigma_source"]
     return [modality for modality in ("confocal", "widefield") if sources[modality] == "beads"]
+
+
+def bead_images(config: dict[str, Any], modality: str) -> list[str]:
+    """The bead TIFFs in ``degradation.beads.<modality>`` (none when it is unset), sorted."""
+    folder = config["degradation"]["beads"].get(modality) or ""
+    return sorted(glob.glob(os.path.join(folder, "*.tif"))) if folder else []
+
+
+def calibrates_noise(degradation: dict[str, Any]) -> bool:
+    """Whether the noise is calibrated on widefield fields (either noise key is auto)."""
+    return "auto" in (degradation["peak_photons"], degradation["read_noise_photons"])
 
 
 def read_labels(

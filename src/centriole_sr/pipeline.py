@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from centriole_sr import beads, io, picking
-from centriole_sr.config import read_labels
+from centriole_sr.config import calibrates_noise, read_labels
 from centriole_sr.degrade import Degradation, calibrated_noise, degrade_patches
 from centriole_sr.patches import extract_patches, load_patches, save_patches
 from centriole_sr.psf import (
@@ -507,7 +507,7 @@ def degradation_model(
             sigmas[key] = haze[key] if auto else float(degradation[key])
             origins[key] = f"widefield PSF over {thickness_nm:g} nm" if auto else "config"
         noise_keys = ("peak_photons", "read_noise_photons")
-        if any(degradation[key] == "auto" for key in noise_keys):
+        if calibrates_noise(degradation):
             widefield, confocal = _calibration_data(
                 calibration["fields"], calibration["field_patches"],
                 calibration["confocal_patches"], optics_.widefield_pixel_nm, reading,

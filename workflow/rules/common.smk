@@ -1,10 +1,11 @@
-import glob
 import os
 
 from snakemake.utils import min_version, validate
 
+from centriole_sr.config import bead_images as configured_bead_images
 from centriole_sr.config import (
     bead_modalities,
+    calibrates_noise,
     check_config,
     check_labels_inside,
     labelled_fields_by_modality,
@@ -113,8 +114,7 @@ def bead_images(wildcards):
     """The bead images of a modality: the demo's simulated one, or the configured folder's."""
     if DEMO:
         return [f"results/demo/beads/{wildcards.modality}/beads.tif"]
-    folder = config["degradation"]["beads"][wildcards.modality]
-    return sorted(glob.glob(os.path.join(folder, "*.tif")))
+    return configured_bead_images(config, wildcards.modality)
 
 
 def degradation_inputs(wildcards):
@@ -127,10 +127,7 @@ def degradation_inputs(wildcards):
         f"beads_{modality}": f"results/psf/beads/{modality}.tsv"
         for modality in bead_modalities(config)
     }
-    if "auto" in (
-        config["degradation"]["peak_photons"],
-        config["degradation"]["read_noise_photons"],
-    ):
+    if calibrates_noise(config["degradation"]):
         fields = {m: LABELLED[m] or FIELDS[m] for m in MODALITIES}
         inputs["calibration_fields"] = [
             os.path.join(IMAGE_FOLDER["widefield"], f"{field}.tif")
