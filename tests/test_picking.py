@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,6 +117,25 @@ def test_preprocess_gmm_sample_is_seeded_and_close_to_fitting_every_pixel(tmp_pa
     # measured: 1.3 % in spread from 6,500 of 65,000 pixels (0.2 % from 42,000 of 4.2 M)
     assert abs(slope - 1) < 0.03 and abs(offset) < 0.03
     assert "--sample 10" in log.read_text()
+
+
+def test_topaz_commands_run_as_the_topaz_cli_runs_them(tmp_path):
+    """run_topaz imports only the command it runs; its output is the `topaz` program's."""
+    rng = np.random.default_rng(2)
+    field = -spot_field((128, 128), separated_centres((128, 128), 6, 20.0, rng), 3.0, rng)
+    picking.write_mrc(tmp_path / "field.mrc", field)
+    args = ["preprocess", "-s", "2", "--sample", "1", "-j", "1"]
+    log = tmp_path / "log.txt"
+    picking.run_topaz([*args, "-o", str(tmp_path / "ours"), str(tmp_path / "field.mrc")], log)
+    program = Path(sys.executable).with_name("topaz")
+    subprocess.run(
+        [program, *args, "-o", str(tmp_path / "cli"), str(tmp_path / "field.mrc")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    ours, cli = (picking.read_mrc(tmp_path / d / "field.mrc") for d in ("ours", "cli"))
+    assert ours.shape == (64, 64)
+    np.testing.assert_array_equal(ours, cli)
+    assert log.read_text().startswith(f"$ topaz preprocess -s 2 --sample 1 -j 1 -o {tmp_path}")
 
 
 def test_labels_to_targets_uses_topaz_names_and_x_as_column():

@@ -50,27 +50,35 @@ SCORE_PATCH_PX = 1024
 # above ``-t``, and its suppression loop costs < 0.2 s per 2048² field even at -6.
 EXTRACT_MARGIN = 1.0
 
-# Topaz has no seed option. This runs its command-line entry point after seeding every
-# generator it draws from: Python's, NumPy's and PyTorch's global ones (model initialisation,
-# minibatch order), numpy.random.default_rng() (crop sampling and flips in
-# topaz/utils/data/memory_mapped_data.py, otherwise seeded from the OS: each call gets the
-# next child of the seed), and the augmentation sampler that seeds itself from the process id
-# (topaz/utils/data/sampler.py). With these, training is reproducible run to run.
-_SEEDED_TOPAZ = """
-import random, sys, types
-import numpy, torch
-seed = int(sys.argv.pop(1))
-random.seed(seed)
-numpy.random.seed(seed)
-torch.manual_seed(seed)
-children = numpy.random.SeedSequence(seed)
-unseeded_rng = numpy.random.default_rng
-numpy.random.default_rng = lambda s=None: unseeded_rng(children.spawn(1)[0] if s is None else s)
-import topaz.utils.data.sampler as sampler
-sampler.os = types.SimpleNamespace(getpid=lambda: seed)
-sys.argv[0] = "topaz"
-from topaz.main import main
-sys.exit(main())
+# Runs one Topaz command the way `topaz <command> ...` does (the command module's own
+# arguments and main), importing only that command: `topaz` itself imports all of its ~20
+# commands first, 2.5 s more per call. Topaz has no seed option: with a seed other than
+# "none", every generator it draws from is seeded first: Python's, NumPy's and PyTorch's
+# global ones (model initialisation, minibatch order), numpy.random.default_rng() (crop
+# sampling and flips in topaz/utils/data/memory_mapped_data.py, otherwise seeded from the OS:
+# each call gets the next child of the seed), and, for training, the augmentation sampler that
+# seeds itself from the process id (topaz/utils/data/sampler.py). With these, training and
+# preprocessing are reproducible.
+_TOPAZ_LAUNCHER = """
+import argparse, importlib, sys
+command, seed = sys.argv[1], sys.argv[2]
+if seed != "none":
+    import random, types
+    import numpy, torch
+    seed = int(seed)
+    random.seed(seed)
+    numpy.random.seed(seed)
+    torch.manual_seed(seed)
+    children = numpy.random.SeedSequence(seed)
+    unseeded_rng = numpy.random.default_rng
+    numpy.random.default_rng = lambda s=None: unseeded_rng(children.spawn(1)[0] if s is None else s)
+    if command == "train":  # the sampler imports torchvision: 2 s that other commands skip
+        import topaz.utils.data.sampler as sampler
+        sampler.os = types.SimpleNamespace(getpid=lambda: seed)
+module = importlib.import_module("topaz.commands." + command)
+parser = argparse.ArgumentParser(prog="topaz " + command, fromfile_prefix_chars="@")
+module.add_arguments(parser)
+module.main(parser.parse_args(sys.argv[3:]))
 """
 
 
@@ -141,20 +149,19 @@ def run_topaz(args: Sequence[str], log_path: PathLike, *, seed: int | None = Non
     With a ``seed``, Python's, NumPy's and PyTorch's generators are seeded first.
     Raises :class:`TopazError` quoting the command and the log's last lines on failure.
     """
-    if seed is None:
-        command = [str(Path(sys.executable).with_name("topaz")), *args]
-    else:
-        command = [sys.executable, "-c", _SEEDED_TOPAZ, str(seed), *args]
+    seed_arg = "none" if seed is None else str(int(seed))
+    command = [sys.executable, "-c", _TOPAZ_LAUNCHER, args[0], seed_arg, *args[1:]]
+    shown = shlex.join(["topaz", *args]) + ("" if seed is None else f"  # seeded with {seed}")
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
-        log.write(f"$ {shlex.join(command)}\n")
+        log.write(f"$ {shown}\n")
         log.flush()
         returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
     if returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         raise TopazError(
-            f"topaz {args[0]} failed (exit {returncode}): {shlex.join(command)}\n"
+            f"topaz {args[0]} failed (exit {returncode}): {shown}\n"
             f"last lines of {log_path}:\n{tail}"
         )
 
@@ -225,13 +232,15 @@ def train_picker(
     threads: int = 2,
     log_path: PathLike,
 ) -> Path:
-    """Train a Topaz picker (positive-unlabelled) on preprocessed fields; return the last model.
+    """Train a Topaz picker on preprocessed fields; return the last model.
 
     ``images`` maps field names (the ``image_name`` of ``targets``) to preprocessed MRC files;
-    ``radius_px`` and ``targets`` are in downsampled pixels. ``topaz train`` saves one model per
-    epoch as ``out_dir/model_epoch{N}.sav``; the last epoch's is returned. ``pretrained`` starts
-    from the cryo-EM resnet8 weights shipped inside topaz (nothing is downloaded): from them,
-    the default 200 updates of 64 crops learn fluorescence spots; from scratch they do not.
+    ``radius_px`` and ``targets`` are in downsampled pixels. Topaz trains positive-unlabelled
+    (GE-binomial) when the labels are fewer than ``num_particles_per_image`` per field, and
+    positive-negative when they mark that many, as on completely labelled fields. ``topaz
+    train`` saves one model per epoch as ``out_dir/model_epoch{N}.sav``; the last epoch's is
+    returned. ``pretrained`` starts from the cryo-EM resnet8 weights shipped inside topaz
+    (nothing is downloaded); from scratch, a few hundred updates do not learn spots.
     """
     missing = sorted(set(targets["image_name"]) - set(images))
     if missing:
