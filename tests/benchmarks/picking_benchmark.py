@@ -2,7 +2,7 @@
 
 Run from the project root after a demo run (``snakemake --cores 2``):
 
-    .venv/bin/python tests/benchmarks/picking_benchmark.py [--radius-nm 150]
+    .venv/bin/python tests/benchmarks/picking_benchmark.py [--radius-nm 150] [--seeds 1 2 3]
 
 Prints Markdown tables: per modality, precision, recall and F1 of results/picks against the
 demo's true centres at ``--radius-nm``, over the held-out fields (neither labelled nor used to
@@ -12,6 +12,10 @@ wall-clock time of picking a 2048² field with the trained picker, as the pipeli
 (convert: TIFF -> MRC; preprocess: ``topaz preprocess``; extract: ``topaz extract`` with
 ``--threads`` scoring threads, centroid refinement and merging), on a field tiled from the demo
 fields of that modality, step by step, with CPU seconds, which a busy machine does not inflate.
+With ``--seeds``, each modality's picker is also trained again with each ``picking.seed``
+(on the run's preprocessed labelled fields, with the train_picker rule's 2 threads, its
+threshold chosen as the pipeline does) and its held-out F1 printed: how much of a run's F1 is
+the luck of one training.
 """
 
 from __future__ import annotations
@@ -37,23 +41,70 @@ def accuracy(config: dict, modality: str, radius_nm: float) -> list[dict]:
     """Pooled precision, recall and F1 of the held-out fields and of all fields."""
     pixel_nm = config["optics"][f"{modality}_pixel_nm"]
     fields = sorted(p.stem for p in (ROOT / f"results/picks/{modality}").glob("*.tsv"))
-    labelled = set(fields[: config["demo"]["labelled_fields"]])
-    counts = {}
-    for field in fields:
-        picks = io.read_table(ROOT / f"results/picks/{modality}/{field}.tsv")
-        truth = io.read_table(ROOT / f"results/demo/truth/{modality}/{field}.tsv")
-        counts[field] = picking.match_picks(
-            picks[["y_px", "x_px"]].to_numpy(), truth[["y_px", "x_px"]].to_numpy(),
-            radius_nm / pixel_nm,
-        )  # fmt: skip
+    held_out = fields[config["demo"]["labelled_fields"] :]
     rows = []
-    for name, chosen in (("held-out", set(fields) - labelled), ("all", set(fields))):
-        tp, fp, fn = (sum(counts[f][key] for f in chosen) for key in ("tp", "fp", "fn"))
-        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-        rows.append({"modality": modality, "fields": name, "tp": tp, "fp": fp, "fn": fn,
-                     "precision": precision, "recall": recall, "f1": f1})  # fmt: skip
+    for name, chosen in (("held-out", held_out), ("all", fields)):
+        picks = [io.read_table(ROOT / f"results/picks/{modality}/{f}.tsv") for f in chosen]
+        truths = [
+            io.read_table(ROOT / f"results/demo/truth/{modality}/{f}.tsv")[
+                ["y_px", "x_px"]
+            ].to_numpy()
+            for f in chosen
+        ]
+        scores = pooled_scores(picks, truths, radius_nm / pixel_nm)
+        rows.append({"modality": modality, "fields": name, **scores})
     return rows
+
+
+def pooled_scores(
+    picks: list[pd.DataFrame], truths: list[np.ndarray], radius_px: float
+) -> dict[str, float]:
+    """tp, fp, fn, precision, recall and F1 pooled over fields."""
+    counts = [
+        picking.match_picks(p[["y_px", "x_px"]].to_numpy(), t, radius_px)
+        for p, t in zip(picks, truths, strict=True)
+    ]
+    tp, fp, fn = (sum(c[key] for c in counts) for key in ("tp", "fp", "fn"))
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": tp / max(tp + fp, 1),
+            "recall": tp / max(tp + fn, 1), "f1": 2 * tp / max(2 * tp + fp + fn, 1)}  # fmt: skip
+
+
+def seed_spread(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
+    """Held-out F1 of a picker trained as the pipeline trains it, with ``picking.seed`` =
+    ``seed``: its threshold chosen on the labelled fields, the held-out fields picked with it."""
+    pixel_nm = config["optics"][f"{modality}_pixel_nm"]
+    picking_config = {**config["picking"], "seed": seed}
+    factor = picking.downsample_factor(pixel_nm, picking_config["pixel_nm"])
+    fields = sorted(p.stem for p in (ROOT / f"results/picks/{modality}").glob("*.tsv"))
+    labelled, held_out = (
+        fields[: config["demo"]["labelled_fields"]],
+        fields[config["demo"]["labelled_fields"] :],
+    )
+    preprocessed = {f: ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields}
+    originals = {f: ROOT / f"results/demo/{modality}/{f}.tif" for f in fields}
+    truth = {f: ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields}
+    start = time.perf_counter()
+    pipeline.train_picker(
+        [preprocessed[f] for f in labelled], labelled, ROOT / "results/demo/labels.tsv",
+        modality, factor, picking_config, pixel_nm, 2, folder / "picker.sav",
+        folder / "threshold.json", folder / "train.log",
+        field_images=[originals[f] for f in labelled],
+        reference_paths=[truth[f] for f in labelled], match_radius_nm=radius_nm,
+    )  # fmt: skip
+    train_s = time.perf_counter() - start
+    picks = []
+    for field in held_out:
+        pipeline.pick_centrioles(
+            folder / "picker.sav", folder / "threshold.json", preprocessed[field],
+            originals[field], factor, pixel_nm, picking_config, folder / f"{field}.tsv",
+            folder / "pick.log", threads=2,
+        )  # fmt: skip
+        picks.append(io.read_table(folder / f"{field}.tsv"))
+    truths = [io.read_table(truth[f])[["y_px", "x_px"]].to_numpy() for f in held_out]
+    scores = pooled_scores(picks, truths, radius_nm / pixel_nm)
+    threshold = io.read_json(folder / "threshold.json")["threshold"]
+    return {"modality": modality, "seed": seed, "train_s": train_s, "threshold": threshold,
+            **scores}  # fmt: skip
 
 
 def cpu_s() -> float:
@@ -112,6 +163,9 @@ def main() -> None:
     parser.add_argument("--radius-nm", type=float, default=150.0)
     parser.add_argument("--size-px", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2, help="Topaz scoring threads")
+    parser.add_argument(
+        "--seeds", type=int, nargs="*", default=[], help="retrain with these picking.seed values"
+    )
     args = parser.parse_args()
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     print(f"#### Picking against ground truth at {args.radius_nm:g} nm\n")
@@ -134,6 +188,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             times.append(picking_time(config, modality, args.size_px, Path(folder), args.threads))
     print(pd.DataFrame(times).to_markdown(index=False, floatfmt=".1f"))
+    if args.seeds:
+        print(f"\n#### Held-out F1 at {args.radius_nm:g} nm of pickers trained with other seeds\n")
+        spread = []
+        for modality in MODALITIES:
+            for seed in args.seeds:
+                with tempfile.TemporaryDirectory() as folder:
+                    spread.append(seed_spread(config, modality, seed, args.radius_nm, Path(folder)))
+                print(pd.DataFrame(spread[-1:]).to_string(index=False), flush=True)
+        table = pd.DataFrame(spread)
+        print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
+        summary = table.groupby("modality")["f1"].agg(["mean", "std", "min", "max"])
+        print(summary.to_markdown(floatfmt=".3f"))
 
 
 if __name__ == "__main__":
