@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import mrcfile
@@ -384,15 +384,27 @@ def matched_pairs(
     return rows[kept], cols[kept]
 
 
+def scores_from_counts(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """tp, fp, fn with precision, recall and f1 (0 where undefined)."""
+    precision = tp / max(tp + fp, 1)
+    recall = tp / max(tp + fn, 1)
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
+
+
+def pooled_scores(counts: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """:func:`scores_from_counts` of tp, fp and fn summed over fields (e.g. over the results
+    of :func:`match_picks` for each field)."""
+    counts = list(counts)
+    return scores_from_counts(*(int(sum(c[key] for c in counts)) for key in ("tp", "fp", "fn")))
+
+
 def match_picks(picks_yx: np.ndarray, truth_yx: np.ndarray, radius_px: float) -> dict[str, float]:
     """Counts of :func:`matched_pairs`: tp, fp, fn, precision, recall and f1 (0 where
     undefined)."""
     tp = len(matched_pairs(picks_yx, truth_yx, radius_px)[0])
     fp, fn = len(np.reshape(picks_yx, (-1, 2))) - tp, len(np.reshape(truth_yx, (-1, 2))) - tp
-    precision = tp / max(tp + fp, 1)
-    recall = tp / max(tp + fn, 1)
-    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
+    return scores_from_counts(tp, fp, fn)
 
 
 def precision_recall_curve(
@@ -417,14 +429,15 @@ def precision_recall_curve(
     thresholds = np.unique(scores)[::-1][:count]
     rows = []
     for threshold in thresholds:
-        tp = fp = fn = 0
-        for picks, truth_yx in zip(picks_by_field, truth_by_field, strict=True):
-            kept = picks[picks["score"] >= threshold][["y_px", "x_px"]].to_numpy(float)
-            counts = match_picks(kept, truth_yx, radius_px)
-            tp, fp, fn = tp + counts["tp"], fp + counts["fp"], fn + counts["fn"]
-        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-        f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-        rows.append({"threshold": threshold, "precision": precision, "recall": recall, "f1": f1})
+        pooled = pooled_scores(
+            match_picks(
+                picks[picks["score"] >= threshold][["y_px", "x_px"]].to_numpy(float),
+                truth_yx,
+                radius_px,
+            )
+            for picks, truth_yx in zip(picks_by_field, truth_by_field, strict=True)
+        )
+        rows.append({"threshold": threshold, **pooled})
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 

@@ -729,13 +729,6 @@ def evaluate_picking(
     picker's precision-recall curve on its labelled fields is drawn too."""
     from centriole_sr.figures import picks_figure, precision_recall_figure
 
-    def pooled(name: str, rows: pd.DataFrame) -> dict[str, Any]:
-        tp, fp, fn = (int(rows[key].sum()) for key in ("tp", "fp", "fn"))
-        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-        return {"field": name, "tp": tp, "fp": fp, "fn": fn,
-                "precision": precision, "recall": recall, "f1": f1}  # fmt: skip
-
     with logging_to(log_path):
         rows = []
         for field, pick_path, truth_path in zip(fields, pick_paths, truth_paths, strict=True):
@@ -748,8 +741,11 @@ def evaluate_picking(
             rows.append({"field": field, **scores})
         per_field = pd.DataFrame(rows)
         held_out = per_field[~per_field["field"].isin(labelled)]
-        totals = [pooled("held-out", held_out)] if len(held_out) else []
-        totals.append(pooled("all", per_field))
+        groups = ([("held-out", held_out)] if len(held_out) else []) + [("all", per_field)]
+        totals = [
+            {"field": name, **picking.pooled_scores(rows.to_dict("records"))}
+            for name, rows in groups
+        ]
         table = pd.concat([per_field, pd.DataFrame(totals)], ignore_index=True)
         log.info("\n%s", table.to_string(index=False))
         io.write_table(table_output, table)

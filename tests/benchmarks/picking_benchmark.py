@@ -37,36 +37,40 @@ ROOT = Path(__file__).resolve().parents[2]
 MODALITIES = ("confocal", "widefield")
 
 
+def demo_fields(config: dict, modality: str) -> tuple[list[str], list[str]]:
+    """The run's fields of ``modality``: the labelled ones (the first) and the held-out ones."""
+    fields = sorted(p.stem for p in (ROOT / f"results/picks/{modality}").glob("*.tsv"))
+    labelled = config["demo"]["labelled_fields"]
+    return fields[:labelled], fields[labelled:]
+
+
+def pick_scores(
+    config: dict, modality: str, pick_paths: dict[str, Path], radius_nm: float
+) -> dict[str, float]:
+    """Precision, recall and F1 of the picks of each field (``pick_paths``) against the demo's
+    true centres, pooled over the fields."""
+    radius_px = radius_nm / config["optics"][f"{modality}_pixel_nm"]
+    return picking.pooled_scores(
+        picking.match_picks(
+            io.read_table(path)[["y_px", "x_px"]].to_numpy(),
+            io.read_table(ROOT / f"results/demo/truth/{modality}/{field}.tsv")[
+                ["y_px", "x_px"]
+            ].to_numpy(),
+            radius_px,
+        )
+        for field, path in pick_paths.items()
+    )
+
+
 def accuracy(config: dict, modality: str, radius_nm: float) -> list[dict]:
     """Pooled precision, recall and F1 of the held-out fields and of all fields."""
-    pixel_nm = config["optics"][f"{modality}_pixel_nm"]
-    fields = sorted(p.stem for p in (ROOT / f"results/picks/{modality}").glob("*.tsv"))
-    held_out = fields[config["demo"]["labelled_fields"] :]
+    labelled, held_out = demo_fields(config, modality)
     rows = []
-    for name, chosen in (("held-out", held_out), ("all", fields)):
-        picks = [io.read_table(ROOT / f"results/picks/{modality}/{f}.tsv") for f in chosen]
-        truths = [
-            io.read_table(ROOT / f"results/demo/truth/{modality}/{f}.tsv")[
-                ["y_px", "x_px"]
-            ].to_numpy()
-            for f in chosen
-        ]
-        scores = pooled_scores(picks, truths, radius_nm / pixel_nm)
-        rows.append({"modality": modality, "fields": name, **scores})
+    for name, chosen in (("held-out", held_out), ("all", labelled + held_out)):
+        paths = {f: ROOT / f"results/picks/{modality}/{f}.tsv" for f in chosen}
+        rows.append({"modality": modality, "fields": name,
+                     **pick_scores(config, modality, paths, radius_nm)})  # fmt: skip
     return rows
-
-
-def pooled_scores(
-    picks: list[pd.DataFrame], truths: list[np.ndarray], radius_px: float
-) -> dict[str, float]:
-    """tp, fp, fn, precision, recall and F1 pooled over fields."""
-    counts = [
-        picking.match_picks(p[["y_px", "x_px"]].to_numpy(), t, radius_px)
-        for p, t in zip(picks, truths, strict=True)
-    ]
-    tp, fp, fn = (sum(c[key] for c in counts) for key in ("tp", "fp", "fn"))
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": tp / max(tp + fp, 1),
-            "recall": tp / max(tp + fn, 1), "f1": 2 * tp / max(2 * tp + fp + fn, 1)}  # fmt: skip
 
 
 def seed_spread(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
@@ -75,33 +79,28 @@ def seed_spread(config: dict, modality: str, seed: int, radius_nm: float, folder
     pixel_nm = config["optics"][f"{modality}_pixel_nm"]
     picking_config = {**config["picking"], "seed": seed}
     factor = picking.downsample_factor(pixel_nm, picking_config["pixel_nm"])
-    fields = sorted(p.stem for p in (ROOT / f"results/picks/{modality}").glob("*.tsv"))
-    labelled, held_out = (
-        fields[: config["demo"]["labelled_fields"]],
-        fields[config["demo"]["labelled_fields"] :],
-    )
+    labelled, held_out = demo_fields(config, modality)
+    fields = labelled + held_out
     preprocessed = {f: ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields}
     originals = {f: ROOT / f"results/demo/{modality}/{f}.tif" for f in fields}
-    truth = {f: ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields}
     start = time.perf_counter()
     pipeline.train_picker(
         [preprocessed[f] for f in labelled], labelled, ROOT / "results/demo/labels.tsv",
         modality, factor, picking_config, pixel_nm, 2, folder / "picker.sav",
         folder / "threshold.json", folder / "train.log",
         field_images=[originals[f] for f in labelled],
-        reference_paths=[truth[f] for f in labelled], match_radius_nm=radius_nm,
+        reference_paths=[ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in labelled],
+        match_radius_nm=radius_nm,
     )  # fmt: skip
     train_s = time.perf_counter() - start
-    picks = []
     for field in held_out:
         pipeline.pick_centrioles(
             folder / "picker.sav", folder / "threshold.json", preprocessed[field],
             originals[field], factor, pixel_nm, picking_config, folder / f"{field}.tsv",
             folder / "pick.log", threads=2,
         )  # fmt: skip
-        picks.append(io.read_table(folder / f"{field}.tsv"))
-    truths = [io.read_table(truth[f])[["y_px", "x_px"]].to_numpy() for f in held_out]
-    scores = pooled_scores(picks, truths, radius_nm / pixel_nm)
+    paths = {f: folder / f"{f}.tsv" for f in held_out}
+    scores = pick_scores(config, modality, paths, radius_nm)
     threshold = io.read_json(folder / "threshold.json")["threshold"]
     return {"modality": modality, "seed": seed, "train_s": train_s, "threshold": threshold,
             **scores}  # fmt: skip
