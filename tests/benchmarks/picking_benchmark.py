@@ -3,6 +3,7 @@
 Run from the project root after a demo run (``snakemake --cores 2``):
 
     .venv/bin/python tests/benchmarks/picking_benchmark.py [--radius-nm 150] [--seeds 1 2 3]
+        [--threshold-study]
 
 Prints Markdown tables: per modality, precision, recall and F1 of results/picks against the
 demo's true centres at ``--radius-nm``, over the held-out fields (neither labelled nor used to
@@ -15,7 +16,9 @@ fields of that modality, step by step, with CPU seconds, which a busy machine do
 With ``--seeds``, each modality's picker is also trained again with each ``picking.seed``
 (on the run's preprocessed labelled fields, with the train_picker rule's 2 threads, its
 threshold chosen as the pipeline does) and its held-out F1 printed: how much of a run's F1 is
-the luck of one training.
+the luck of one training. With ``--threshold-study`` as well, that held-out F1 is printed
+beside the F1 of the threshold chosen in other ways (:func:`threshold_study`): is the
+threshold or the picker's ranking what limits it?
 """
 
 from __future__ import annotations
@@ -73,37 +76,109 @@ def accuracy(config: dict, modality: str, radius_nm: float) -> list[dict]:
     return rows
 
 
+def train_as_pipeline(
+    config: dict, modality: str, seed: int, fields: list[str], radius_nm: float, folder: Path
+) -> None:
+    """A picker trained on the run's preprocessed ``fields`` as the train_picker rule trains it
+    (2 threads, threshold chosen on ``fields``), with ``picking.seed`` = ``seed``: ``folder``
+    gets picker.sav and threshold.json."""
+    pixel_nm = config["optics"][f"{modality}_pixel_nm"]
+    picking_config = {**config["picking"], "seed": seed}
+    pipeline.train_picker(
+        [ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields], fields,
+        ROOT / "results/demo/labels.tsv", modality,
+        picking.downsample_factor(pixel_nm, picking_config["pixel_nm"]), picking_config,
+        pixel_nm, 2, folder / "picker.sav", folder / "threshold.json", folder / "train.log",
+        field_images=[ROOT / f"results/demo/{modality}/{f}.tif" for f in fields],
+        reference_paths=[ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields],
+        match_radius_nm=radius_nm,
+    )  # fmt: skip
+
+
+def pick_with(
+    config: dict, modality: str, folder: Path, fields: list[str], threshold: float | str = "auto"
+) -> dict[str, pd.DataFrame]:
+    """The picks of the picker in ``folder`` on the run's ``fields`` at ``threshold`` (auto:
+    its threshold.json's), as the pick_centrioles rule picks; a table per field."""
+    pixel_nm = config["optics"][f"{modality}_pixel_nm"]
+    picking_config = {**config["picking"], "threshold": threshold}
+    for field in fields:
+        pipeline.pick_centrioles(
+            folder / "picker.sav", folder / "threshold.json",
+            ROOT / f"results/picking/{modality}/preprocessed/{field}.mrc",
+            ROOT / f"results/demo/{modality}/{field}.tif",
+            picking.downsample_factor(pixel_nm, picking_config["pixel_nm"]), pixel_nm,
+            picking_config, folder / f"{field}.tsv", folder / "pick.log", threads=2,
+        )  # fmt: skip
+    return {field: io.read_table(folder / f"{field}.tsv") for field in fields}
+
+
 def seed_spread(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
     """Held-out F1 of a picker trained as the pipeline trains it, with ``picking.seed`` =
     ``seed``: its threshold chosen on the labelled fields, the held-out fields picked with it."""
-    pixel_nm = config["optics"][f"{modality}_pixel_nm"]
-    picking_config = {**config["picking"], "seed": seed}
-    factor = picking.downsample_factor(pixel_nm, picking_config["pixel_nm"])
     labelled, held_out = demo_fields(config, modality)
-    fields = labelled + held_out
-    preprocessed = {f: ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields}
-    originals = {f: ROOT / f"results/demo/{modality}/{f}.tif" for f in fields}
     start = time.perf_counter()
-    pipeline.train_picker(
-        [preprocessed[f] for f in labelled], labelled, ROOT / "results/demo/labels.tsv",
-        modality, factor, picking_config, pixel_nm, 2, folder / "picker.sav",
-        folder / "threshold.json", folder / "train.log",
-        field_images=[originals[f] for f in labelled],
-        reference_paths=[ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in labelled],
-        match_radius_nm=radius_nm,
-    )  # fmt: skip
+    train_as_pipeline(config, modality, seed, labelled, radius_nm, folder)
     train_s = time.perf_counter() - start
-    for field in held_out:
-        pipeline.pick_centrioles(
-            folder / "picker.sav", folder / "threshold.json", preprocessed[field],
-            originals[field], factor, pixel_nm, picking_config, folder / f"{field}.tsv",
-            folder / "pick.log", threads=2,
-        )  # fmt: skip
+    pick_with(config, modality, folder, held_out)
     paths = {f: folder / f"{f}.tsv" for f in held_out}
     scores = pick_scores(config, modality, paths, radius_nm)
     threshold = io.read_json(folder / "threshold.json")["threshold"]
     return {"modality": modality, "seed": seed, "train_s": train_s, "threshold": threshold,
             **scores}  # fmt: skip
+
+
+def threshold_study(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
+    """Held-out F1 of the ``seed``'s pickers with the threshold chosen in other ways: the
+    pipeline's picker (all labelled fields) with its own threshold (chosen on the fields it
+    trained on), with the threshold of highest F1 on the labelled fields each scored by a picker
+    trained without it (folds), and with the held-out fields' own best threshold (an oracle:
+    no rule does better); and, per labelled field, a picker trained without it with the
+    threshold chosen on it (a held-out split of the labels)."""
+    labelled, held_out = demo_fields(config, modality)
+    radius_px = radius_nm / config["optics"][f"{modality}_pixel_nm"]
+    truth = {
+        f: io.read_table(ROOT / f"results/demo/truth/{modality}/{f}.tsv")[["y_px", "x_px"]]
+        for f in labelled + held_out
+    }
+
+    def best(candidates: dict[str, pd.DataFrame]) -> float:
+        fields = list(candidates)
+        curve = picking.precision_recall_curve(
+            [candidates[f] for f in fields], [truth[f].to_numpy() for f in fields], radius_px
+        )
+        return picking.best_threshold(curve)["threshold"]
+
+    def held_out_f1(candidates: dict[str, pd.DataFrame], threshold: float) -> float:
+        return picking.pooled_scores(
+            picking.match_picks(
+                candidates[f].loc[candidates[f]["score"] >= threshold, ["y_px", "x_px"]].to_numpy(),
+                truth[f].to_numpy(),
+                radius_px,
+            )
+            for f in held_out
+        )["f1"]
+
+    train_as_pipeline(config, modality, seed, labelled, radius_nm, folder / "all")
+    every = pick_with(config, modality, folder / "all", held_out, pipeline.CALIBRATION_SCORE)
+    own = io.read_json(folder / "all/threshold.json")["threshold"]
+    out_of_fold, split = {}, []
+    for field in labelled:
+        others = [f for f in labelled if f != field]
+        train_as_pipeline(config, modality, seed, others, radius_nm, folder / field)
+        candidates = pick_with(
+            config, modality, folder / field, [field, *held_out], pipeline.CALIBRATION_SCORE
+        )
+        out_of_fold[field] = candidates[field]
+        split.append(held_out_f1(candidates, best({field: candidates[field]})))
+    return {
+        "modality": modality,
+        "seed": seed,
+        "own_fields": held_out_f1(every, own),
+        "folds": held_out_f1(every, best(out_of_fold)),
+        "oracle": held_out_f1(every, best({f: every[f] for f in held_out})),
+        **{f"split_{field}": f1 for field, f1 in zip(labelled, split, strict=True)},
+    }
 
 
 def cpu_s() -> float:
@@ -165,6 +240,11 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, nargs="*", default=[], help="retrain with these picking.seed values"
     )
+    parser.add_argument(
+        "--threshold-study",
+        action="store_true",
+        help="with --seeds: held-out F1, the threshold chosen in other ways too (3 pickers a seed)",
+    )
     args = parser.parse_args()
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     print(f"#### Picking against ground truth at {args.radius_nm:g} nm\n")
@@ -187,7 +267,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             times.append(picking_time(config, modality, args.size_px, Path(folder), args.threads))
     print(pd.DataFrame(times).to_markdown(index=False, floatfmt=".1f"))
-    if args.seeds:
+    if args.seeds and not args.threshold_study:
         print(f"\n#### Held-out F1 at {args.radius_nm:g} nm of pickers trained with other seeds\n")
         spread = []
         for modality in MODALITIES:
@@ -199,6 +279,24 @@ def main() -> None:
         print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
         summary = table.groupby("modality")["f1"].agg(["mean", "std", "min", "max"])
         print(summary.to_markdown(floatfmt=".3f"))
+    if args.seeds and args.threshold_study:
+        print(f"\n#### Held-out F1 at {args.radius_nm:g} nm, the threshold chosen in other ways\n")
+        study = []
+        for modality in MODALITIES:
+            for seed in args.seeds:
+                with tempfile.TemporaryDirectory() as folder:
+                    study.append(
+                        threshold_study(config, modality, seed, args.radius_nm, Path(folder))
+                    )
+                print(pd.DataFrame(study[-1:]).to_string(index=False), flush=True)
+        table = pd.DataFrame(study)
+        print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
+        print(
+            table.groupby("modality")
+            .mean(numeric_only=True)
+            .drop(columns="seed")
+            .to_markdown(floatfmt=".3f")
+        )
 
 
 if __name__ == "__main__":
