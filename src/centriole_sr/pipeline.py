@@ -743,8 +743,8 @@ def evaluate_picking(
         held_out = per_field[~per_field["field"].isin(labelled)]
         groups = ([("held-out", held_out)] if len(held_out) else []) + [("all", per_field)]
         totals = [
-            {"field": name, **picking.pooled_scores(rows.to_dict("records"))}
-            for name, rows in groups
+            {"field": name, **picking.pooled_scores(group.to_dict("records"))}
+            for name, group in groups
         ]
         table = pd.concat([per_field, pd.DataFrame(totals)], ignore_index=True)
         log.info("\n%s", table.to_string(index=False))

@@ -27,6 +27,7 @@ import argparse
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,21 +48,23 @@ def demo_fields(config: dict, modality: str) -> tuple[list[str], list[str]]:
     return fields[:labelled], fields[labelled:]
 
 
+def true_centres(modality: str, field: str) -> np.ndarray:
+    """The demo's true centriole centres of one field, (y_px, x_px)."""
+    table = io.read_table(ROOT / f"results/demo/truth/{modality}/{field}.tsv")
+    return table[["y_px", "x_px"]].to_numpy()
+
+
 def pick_scores(
-    config: dict, modality: str, pick_paths: dict[str, Path], radius_nm: float
+    config: dict, modality: str, picks: dict[str, pd.DataFrame], radius_nm: float
 ) -> dict[str, float]:
-    """Precision, recall and F1 of the picks of each field (``pick_paths``) against the demo's
-    true centres, pooled over the fields."""
+    """Precision, recall and F1 of the picks of each field (a table per field) against the
+    demo's true centres, pooled over the fields."""
     radius_px = radius_nm / config["optics"][f"{modality}_pixel_nm"]
     return picking.pooled_scores(
         picking.match_picks(
-            io.read_table(path)[["y_px", "x_px"]].to_numpy(),
-            io.read_table(ROOT / f"results/demo/truth/{modality}/{field}.tsv")[
-                ["y_px", "x_px"]
-            ].to_numpy(),
-            radius_px,
+            table[["y_px", "x_px"]].to_numpy(), true_centres(modality, field), radius_px
         )
-        for field, path in pick_paths.items()
+        for field, table in picks.items()
     )
 
 
@@ -70,9 +73,9 @@ def accuracy(config: dict, modality: str, radius_nm: float) -> list[dict]:
     labelled, held_out = demo_fields(config, modality)
     rows = []
     for name, chosen in (("held-out", held_out), ("all", labelled + held_out)):
-        paths = {f: ROOT / f"results/picks/{modality}/{f}.tsv" for f in chosen}
+        picks = {f: io.read_table(ROOT / f"results/picks/{modality}/{f}.tsv") for f in chosen}
         rows.append({"modality": modality, "fields": name,
-                     **pick_scores(config, modality, paths, radius_nm)})  # fmt: skip
+                     **pick_scores(config, modality, picks, radius_nm)})  # fmt: skip
     return rows
 
 
@@ -120,9 +123,7 @@ def seed_spread(config: dict, modality: str, seed: int, radius_nm: float, folder
     start = time.perf_counter()
     train_as_pipeline(config, modality, seed, labelled, radius_nm, folder)
     train_s = time.perf_counter() - start
-    pick_with(config, modality, folder, held_out)
-    paths = {f: folder / f"{f}.tsv" for f in held_out}
-    scores = pick_scores(config, modality, paths, radius_nm)
+    scores = pick_scores(config, modality, pick_with(config, modality, folder, held_out), radius_nm)
     threshold = io.read_json(folder / "threshold.json")["threshold"]
     return {"modality": modality, "seed": seed, "train_s": train_s, "threshold": threshold,
             **scores}  # fmt: skip
@@ -137,27 +138,16 @@ def threshold_study(config: dict, modality: str, seed: int, radius_nm: float, fo
     threshold chosen on it (a held-out split of the labels)."""
     labelled, held_out = demo_fields(config, modality)
     radius_px = radius_nm / config["optics"][f"{modality}_pixel_nm"]
-    truth = {
-        f: io.read_table(ROOT / f"results/demo/truth/{modality}/{f}.tsv")[["y_px", "x_px"]]
-        for f in labelled + held_out
-    }
 
     def best(candidates: dict[str, pd.DataFrame]) -> float:
-        fields = list(candidates)
         curve = picking.precision_recall_curve(
-            [candidates[f] for f in fields], [truth[f].to_numpy() for f in fields], radius_px
+            list(candidates.values()), [true_centres(modality, f) for f in candidates], radius_px
         )
         return picking.best_threshold(curve)["threshold"]
 
     def held_out_f1(candidates: dict[str, pd.DataFrame], threshold: float) -> float:
-        return picking.pooled_scores(
-            picking.match_picks(
-                candidates[f].loc[candidates[f]["score"] >= threshold, ["y_px", "x_px"]].to_numpy(),
-                truth[f].to_numpy(),
-                radius_px,
-            )
-            for f in held_out
-        )["f1"]
+        kept = {f: candidates[f][candidates[f]["score"] >= threshold] for f in held_out}
+        return pick_scores(config, modality, kept, radius_nm)["f1"]
 
     train_as_pipeline(config, modality, seed, labelled, radius_nm, folder / "all")
     every = pick_with(config, modality, folder / "all", held_out, pipeline.CALIBRATION_SCORE)
@@ -179,6 +169,20 @@ def threshold_study(config: dict, modality: str, seed: int, radius_nm: float, fo
         "oracle": held_out_f1(every, best({f: every[f] for f in held_out})),
         **{f"split_{field}": f1 for field, f1 in zip(labelled, split, strict=True)},
     }
+
+
+def per_seed(
+    study: Callable[..., dict], config: dict, seeds: list[int], radius_nm: float
+) -> pd.DataFrame:
+    """``study(config, modality, seed, radius_nm, folder)`` for each modality and seed, each in
+    a temporary folder, its row printed as it comes; the rows as a table."""
+    rows = []
+    for modality in MODALITIES:
+        for seed in seeds:
+            with tempfile.TemporaryDirectory() as folder:
+                rows.append(study(config, modality, seed, radius_nm, Path(folder)))
+            print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
+    return pd.DataFrame(rows)
 
 
 def cpu_s() -> float:
@@ -269,34 +273,16 @@ def main() -> None:
     print(pd.DataFrame(times).to_markdown(index=False, floatfmt=".1f"))
     if args.seeds and not args.threshold_study:
         print(f"\n#### Held-out F1 at {args.radius_nm:g} nm of pickers trained with other seeds\n")
-        spread = []
-        for modality in MODALITIES:
-            for seed in args.seeds:
-                with tempfile.TemporaryDirectory() as folder:
-                    spread.append(seed_spread(config, modality, seed, args.radius_nm, Path(folder)))
-                print(pd.DataFrame(spread[-1:]).to_string(index=False), flush=True)
-        table = pd.DataFrame(spread)
+        table = per_seed(seed_spread, config, args.seeds, args.radius_nm)
         print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
         summary = table.groupby("modality")["f1"].agg(["mean", "std", "min", "max"])
         print(summary.to_markdown(floatfmt=".3f"))
     if args.seeds and args.threshold_study:
         print(f"\n#### Held-out F1 at {args.radius_nm:g} nm, the threshold chosen in other ways\n")
-        study = []
-        for modality in MODALITIES:
-            for seed in args.seeds:
-                with tempfile.TemporaryDirectory() as folder:
-                    study.append(
-                        threshold_study(config, modality, seed, args.radius_nm, Path(folder))
-                    )
-                print(pd.DataFrame(study[-1:]).to_string(index=False), flush=True)
-        table = pd.DataFrame(study)
+        table = per_seed(threshold_study, config, args.seeds, args.radius_nm)
         print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
-        print(
-            table.groupby("modality")
-            .mean(numeric_only=True)
-            .drop(columns="seed")
-            .to_markdown(floatfmt=".3f")
-        )
+        means = table.groupby("modality").mean(numeric_only=True).drop(columns="seed")
+        print(means.to_markdown(floatfmt=".3f"))
 
 
 if __name__ == "__main__":
