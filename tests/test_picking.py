@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -299,6 +300,76 @@ def _topaz_fields(tmp_path, factor, log, shape=(384, 384), count=30, labelled=6)
         for field, yx in truths.items()
     )
     return images, truths, labels
+
+
+def spots_and_blobs(
+    rng: np.random.Generator, shape: tuple[int, int] = (256, 256)
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """A field of 12 compact spots (centrioles, sigma 2 px) and 8 diffuse blobs (sigma 7 px) of
+    the same peak height, and candidates on all of them whose Topaz-like scores rank blobs
+    above many spots, plus low-scoring candidates on background: (field, candidates, spots)."""
+    centres = separated_centres(shape, 20, 40, rng)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    image = np.full(shape, 0.1)
+    for index, (y, x) in enumerate(centres):
+        sigma_px = 2.0 if index < 12 else 7.0
+        image += rng.uniform(0.7, 1.3) * np.exp(
+            -((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma_px**2)
+        )
+    image += rng.normal(0, 0.02, shape)
+    background = rng.uniform(10, np.array(shape) - 10, size=(30, 2))
+    candidates = pd.DataFrame(
+        {
+            "y_px": np.r_[centres[:, 0], background[:, 0]],
+            "x_px": np.r_[centres[:, 1], background[:, 1]],
+            "score": np.r_[rng.uniform(0, 3, 12), rng.uniform(1, 4, 8), rng.uniform(-9, -6, 30)],
+        }
+    )
+    return image, candidates, centres[:12]
+
+
+def test_ring_profile_tells_diffuse_blobs_from_compact_spots():
+    image, candidates, _ = spots_and_blobs(np.random.default_rng(0))
+    profile = picking.ring_profile(image, candidates.iloc[:20], radius_px=4.0)
+    assert profile.shape == (20, len(picking.RING_EDGES_RADII) - 2)
+    spots, blobs = profile[:12], profile[12:]
+    # a blob's light reaches the outer rings; a spot's is gone by 1.5 radii
+    assert blobs[:, 1].min() > spots[:, 1].max()
+    assert (blobs[:, 0] > 0.5).all() and (spots[:, 1] < 0.15).all()
+    # at the corner the rings are cut by the border; on background the ratios are noise,
+    # kept within RING_RATIO_RANGE
+    edge = pd.DataFrame({"y_px": [0.0, 128.0], "x_px": [0.0, 3.0]})
+    flat = picking.ring_profile(np.full((256, 256), 0.1), edge, radius_px=4.0)
+    assert np.isfinite(flat).all()
+    assert (flat >= picking.RING_RATIO_RANGE[0]).all() and (
+        flat <= picking.RING_RATIO_RANGE[1]
+    ).all()
+
+
+def test_rescorer_fitted_on_one_field_ranks_spots_above_blobs_on_another():
+    image, candidates, spots = spots_and_blobs(np.random.default_rng(1))
+    rescorer = picking.fit_rescorer([image], [candidates], [spots], 4.0, 3.0)
+    assert rescorer is not None
+    # the floor: RESCORE_MARGIN under the lowest-scoring spot; background candidates are below
+    assert rescorer.topaz_floor == pytest.approx(candidates["score"][:12].min() - 1.0)
+    new_image, new_candidates, new_spots = spots_and_blobs(np.random.default_rng(2))
+    by_topaz = new_candidates.sort_values("score", ascending=False)
+    matched = picking.matched_pairs(by_topaz[["y_px", "x_px"]].to_numpy(), new_spots, 3.0)[0]
+    assert matched.max() >= 12  # Topaz's order puts blobs among the spots
+    rescored = rescorer.score(new_image, new_candidates, 4.0)
+    assert rescored["score"].is_monotonic_decreasing
+    kept = new_candidates[new_candidates["score"] >= rescorer.topaz_floor]
+    assert len(rescored) == len(kept) and sorted(rescored["topaz_score"]) == sorted(kept["score"])
+    top = rescored[["y_px", "x_px"]].to_numpy()[:12]
+    assert picking.match_picks(top, new_spots, 3.0)["tp"] == 12  # every spot above every blob
+    assert picking.Rescorer.from_dict(json.loads(json.dumps(rescorer.to_dict()))) == rescorer
+
+
+def test_no_rescorer_without_clutter_to_learn_from():
+    image, candidates, spots = spots_and_blobs(np.random.default_rng(3))
+    only_spots = candidates.iloc[:12]
+    assert picking.fit_rescorer([image], [only_spots], [spots], 4.0, 3.0) is None
+    assert picking.fit_rescorer([image], [candidates.iloc[:0]], [spots], 4.0, 3.0) is None
 
 
 def test_topaz_training_is_reproducible_for_a_seed(tmp_path):

@@ -16,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import mrcfile
 import numpy as np
@@ -25,6 +27,8 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from centriole_sr.io import atomic_path
 from centriole_sr.patches import patch_origin_px
@@ -473,3 +477,129 @@ def refine_centres(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> 
                 break
             centre[:] = (weight * yy).sum() / weight.sum(), (weight * xx).sum() / weight.sum()
     return picks.assign(y_px=centres[:, 0], x_px=centres[:, 1])
+
+
+# Shape features of a pick (:func:`ring_profile`): the mean intensity of rings around it,
+# relative to that of the central disc. Ring edges in centriole radii; the background is the
+# median of the annulus between BACKGROUND_RADII. A centriole's light falls off within ~1.5
+# radii; a diffuse blob's, even out of focus and saturated to a centriole's peak, reaches 2-3.
+RING_EDGES_RADII = (0.0, 0.75, 1.5, 2.25, 3.0)
+BACKGROUND_RADII = (5.5, 8.0)
+# Ratios are clipped to this range: a candidate on background (its disc near 0) gets the
+# limits, not a ratio of noise.
+RING_RATIO_RANGE = (-1.0, 2.0)
+# The rescorer learns from the candidates that Topaz scores at most this far below the
+# lowest-scoring labelled centriole (log-likelihood units), and scores only those on new fields.
+RESCORE_MARGIN = 1.0
+# Fewest centrioles, and fewest clutter candidates, to fit a rescorer on.
+MIN_EXAMPLES = 3
+
+
+def ring_profile(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np.ndarray:
+    """Mean intensity of the rings ``RING_EDGES_RADII`` (in units of ``radius_px``) around each
+    pick, above the local background, divided by the central disc's: shape (picks, rings - 1).
+    Pixels outside the field are left out."""
+    image = np.asarray(image, np.float32)
+    edges = np.asarray(RING_EDGES_RADII) * radius_px
+    background_inner, background_outer = np.asarray(BACKGROUND_RADII) * radius_px
+    reach = int(np.ceil(background_outer))
+    profiles = np.zeros((len(picks), len(edges) - 2))
+    for index, (y, x) in enumerate(picks[["y_px", "x_px"]].to_numpy(float)):
+        low = np.maximum(np.rint([y, x]).astype(int) - reach, 0)
+        high = np.minimum(np.rint([y, x]).astype(int) + reach + 1, image.shape)
+        window = image[low[0] : high[0], low[1] : high[1]]
+        yy, xx = np.mgrid[low[0] : high[0], low[1] : high[1]]
+        distance = np.hypot(yy - y, xx - x)
+        background = np.median(
+            window[(distance >= background_inner) & (distance <= background_outer)]
+        )
+        ring = np.digitize(distance, edges) - 1
+        means = np.array([window[ring == k].mean() - background for k in range(len(edges) - 1)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = means[1:] / means[0]
+        profiles[index] = np.clip(np.nan_to_num(ratios, nan=RING_RATIO_RANGE[1]), *RING_RATIO_RANGE)
+    return profiles
+
+
+@dataclass(frozen=True)
+class Rescorer:
+    """Logistic regression of "is a centriole" on a pick's Topaz score and ring profile.
+
+    Fitted on the candidates of the labelled fields (:func:`fit_rescorer`); its score is the
+    log-odds that a pick is a centriole (0: even odds). Candidates scored by Topaz below
+    ``topaz_floor`` (the lowest of those it was fitted on) are not scored.
+    """
+
+    feature_mean: tuple[float, ...]
+    feature_scale: tuple[float, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    topaz_floor: float
+
+    def score(self, image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> pd.DataFrame:
+        """``picks`` (Topaz scores in ``score``) at or above the floor, with ``topaz_score``
+        and ``score`` the log-odds, sorted by it, highest first."""
+        picks = picks[picks["score"] >= self.topaz_floor]
+        features = _features(image, picks, radius_px)
+        standard = (features - np.array(self.feature_mean)) / np.array(self.feature_scale)
+        log_odds = standard @ np.array(self.coefficients) + self.intercept
+        rescored = picks.assign(topaz_score=picks["score"], score=log_odds)
+        return rescored.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Rescorer:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _features(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np.ndarray:
+    """The rescorer's features of each pick: its Topaz score, then its ring profile."""
+    return np.column_stack([picks["score"].to_numpy(float), ring_profile(image, picks, radius_px)])
+
+
+def fit_rescorer(
+    images: Sequence[np.ndarray],
+    candidates_by_field: Sequence[pd.DataFrame],
+    truth_by_field: Sequence[np.ndarray],
+    radius_px: float,
+    match_radius_px: float,
+) -> Rescorer | None:
+    """Fit a :class:`Rescorer` on the Topaz candidates of labelled fields.
+
+    Candidates matched to a true centre within ``match_radius_px`` are centrioles; those that
+    Topaz scores no lower than ``RESCORE_MARGIN`` below the lowest-scoring centriole and are
+    not matched are the clutter to tell apart (hard negatives). ``radius_px`` is a centriole's
+    radius. None where there are fewer than ``MIN_EXAMPLES`` of either: nothing to learn.
+    """
+    matched = []
+    for candidates, truth_yx in zip(candidates_by_field, truth_by_field, strict=True):
+        is_centriole = np.zeros(len(candidates), bool)
+        yx = candidates[["y_px", "x_px"]].to_numpy(float)
+        is_centriole[matched_pairs(yx, truth_yx, match_radius_px)[0]] = True
+        matched.append(is_centriole)
+    centriole_scores = np.concatenate(
+        [c["score"].to_numpy(float)[m] for c, m in zip(candidates_by_field, matched, strict=True)]
+        + [[]]
+    )
+    if len(centriole_scores) < MIN_EXAMPLES:
+        return None
+    floor = float(centriole_scores.min() - RESCORE_MARGIN)
+    features, labels = [], []
+    for image, candidates, is_centriole in zip(images, candidates_by_field, matched, strict=True):
+        kept = candidates["score"].to_numpy(float) >= floor
+        features.append(_features(image, candidates[kept], radius_px))
+        labels.append(is_centriole[kept])
+    features, labels = np.concatenate(features), np.concatenate(labels)
+    if (~labels).sum() < MIN_EXAMPLES:
+        return None
+    scaler = StandardScaler().fit(features)
+    model = LogisticRegression(max_iter=1000).fit(scaler.transform(features), labels)
+    return Rescorer(
+        feature_mean=tuple(map(float, scaler.mean_)),
+        feature_scale=tuple(map(float, scaler.scale_)),
+        coefficients=tuple(map(float, model.coef_[0])),
+        intercept=float(model.intercept_[0]),
+        topaz_floor=floor,
+    )

@@ -210,17 +210,11 @@ def train_picker(
     match_radius_nm: float,
     reading: dict[str, Any] | None = None,
 ) -> None:
-    """Train a Topaz picker for one modality from the clicked centres of its labelled ``fields``.
+    """Train a Topaz picker for one modality from the clicked centres of its labelled ``fields``
+    and calibrate it (:func:`calibrate_picker`): ``output`` gets the picker.
 
     Labels of other fields are ignored here (the workflow checks the whole table at start), so
-    that adding a field never retrains a picker. ``images`` are the preprocessed fields and
-    ``field_images`` the original ones (for :func:`picking.refine_centres`).
-
-    With ``picking.threshold: auto`` the threshold maximises F1 at ``match_radius_nm`` on the
-    labelled fields, against ``reference_paths`` (complete centre tables of those fields, as
-    the demo's ground truth) or, without them, against the labels themselves, which must then
-    mark every centriole of those fields. A number is used as it is. ``threshold_output``
-    gets the threshold, its source, the precision-recall curve and the picking pixel size.
+    that adding a field never retrains a picker. ``images`` are the preprocessed fields.
     """
     labels = read_labels(labels_path, {modality: list(fields)}, strict=False)
     targets = picking.labels_to_targets(labels, factor)
@@ -240,6 +234,46 @@ def train_picker(
         threads=threads,
         log_path=log_path,
     )
+    calibrate_picker(
+        model, images, fields, labels_path, modality, factor, picking_config, pixel_nm,
+        threads, threshold_output, log_path, field_images=field_images,
+        reference_paths=reference_paths, match_radius_nm=match_radius_nm, reading=reading,
+    )  # fmt: skip
+    with io.atomic_path(output) as tmp:
+        tmp.write_bytes(Path(model).read_bytes())
+
+
+def calibrate_picker(
+    model: PathLike,
+    images: Sequence[PathLike],
+    fields: Sequence[str],
+    labels_path: PathLike,
+    modality: str,
+    factor: int,
+    picking_config: dict[str, Any],
+    pixel_nm: float,
+    threads: int,
+    threshold_output: PathLike,
+    log_path: PathLike,
+    *,
+    field_images: Sequence[PathLike],
+    reference_paths: Sequence[PathLike] = (),
+    match_radius_nm: float,
+    reading: dict[str, Any] | None = None,
+) -> None:
+    """Fit the rescorer and choose the score threshold of a Topaz picker on its labelled fields.
+
+    ``images`` are the preprocessed fields and ``field_images`` the original ones (for
+    :func:`picking.refine_centres` and the rescorer). With ``picking.rescore``, a
+    :class:`picking.Rescorer` is fitted on the fields' candidates against the references below
+    and the picks are ranked by its log-odds. With ``picking.threshold: auto`` the threshold
+    maximises F1 at ``match_radius_nm`` on the labelled fields, against ``reference_paths``
+    (complete centre tables of those fields, as the demo's ground truth) or, without them,
+    against the labels themselves, which must then mark every centriole of those fields. A
+    number is used as it is. ``threshold_output`` gets the threshold, its source, the rescorer,
+    the precision-recall curve and the picking pixel size.
+    """
+    labels = read_labels(labels_path, {modality: list(fields)}, strict=False)
     if reference_paths:
         references = [
             io.read_table(path)[["y_px", "x_px"]].to_numpy(float) for path in reference_paths
@@ -263,11 +297,29 @@ def train_picker(
                     "counts every unlabelled centriole there as a false pick and chooses too high "
                     "a threshold: label every centriole of those fields, or give inputs.truth\n"
                 )
+    radius_px = _centriole_radius_px(picking_config, pixel_nm)
+    fields_yx = [io.read_field(path, pixel_nm, **(reading or {}))[0] for path in field_images]
     candidates = [
-        _picks(model, image, field_image, factor, pixel_nm, picking_config, CALIBRATION_SCORE,
-               log_path, reading, threads)
-        for image, field_image in zip(images, field_images, strict=True)
+        _picks(model, image, field, factor, pixel_nm, picking_config, CALIBRATION_SCORE,
+               log_path, threads)
+        for image, field in zip(images, fields_yx, strict=True)
     ]  # fmt: skip
+    rescorer = None
+    if picking_config["rescore"]:
+        rescorer = picking.fit_rescorer(
+            fields_yx, candidates, references, radius_px, match_radius_nm / pixel_nm
+        )
+        if rescorer is None:
+            with open(log_path, "a") as handle:
+                handle.write(
+                    f"WARNING: fewer than {picking.MIN_EXAMPLES} centrioles or clutter picks near "
+                    "them on the labelled fields: no rescoring, the picks keep Topaz's scores\n"
+                )
+        else:
+            candidates = [
+                rescorer.score(field, picks, radius_px)
+                for field, picks in zip(fields_yx, candidates, strict=True)
+            ]
     curve = picking.precision_recall_curve(candidates, references, match_radius_nm / pixel_nm)
     best = picking.best_threshold(curve)
     threshold = picking_config["threshold"]
@@ -276,8 +328,12 @@ def train_picker(
         source = f"auto: the highest F1 at {match_radius_nm:g} nm against {against}"
     else:
         source = "picking.threshold in the config"
+    scored_by = "the rescorer's log-odds" if rescorer else "Topaz"
     with open(log_path, "a") as handle:
-        handle.write(f"score threshold {threshold:.3f} ({source}); best F1 {best['f1']:.3f}\n")
+        handle.write(
+            f"score threshold {threshold:.3f} ({source}; scores by {scored_by}); "
+            f"best F1 {best['f1']:.3f}\n"
+        )
     io.write_json(
         threshold_output,
         {
@@ -286,27 +342,30 @@ def train_picker(
             "best": best,
             "match_radius_nm": match_radius_nm,
             "picking_pixel_nm": pixel_nm * factor,
+            "rescorer": rescorer.to_dict() if rescorer else None,
             "curve": curve.to_dict(orient="list"),
         },
     )
-    with io.atomic_path(output) as tmp:
-        tmp.write_bytes(Path(model).read_bytes())
+
+
+def _centriole_radius_px(picking_config: dict[str, Any], pixel_nm: float) -> float:
+    """Half of picking.centriole_diameter_nm in a field's pixels."""
+    return picking_config["centriole_diameter_nm"] / 2 / pixel_nm
 
 
 def _picks(
     model_path: PathLike,
     image_path: PathLike,
-    field_path: PathLike,
+    field: np.ndarray,
     factor: int,
     pixel_nm: float,
     picking_config: dict[str, Any],
     threshold: float,
     log_path: PathLike,
-    reading: dict[str, Any] | None = None,
     threads: int = 1,
 ) -> pd.DataFrame:
-    """Topaz picks scoring >= ``threshold``, moved to the centroid of the original field
-    ``field_path`` within a centriole radius, then closer ones than ``min_distance_nm`` merged."""
+    """Topaz picks scoring >= ``threshold``, moved to the centroid of the original ``field``
+    within a centriole radius, then closer ones than ``min_distance_nm`` merged."""
     picks = picking.extract_picks(
         model_path,
         image_path,
@@ -318,9 +377,7 @@ def _picks(
         log_path=log_path,
         threads=threads,
     )
-    field, _ = io.read_field(field_path, pixel_nm, **(reading or {}))
-    radius_px = picking_config["centriole_diameter_nm"] / 2 / pixel_nm
-    picks = picking.refine_centres(field, picks, radius_px)
+    picks = picking.refine_centres(field, picks, _centriole_radius_px(picking_config, pixel_nm))
     return picking.merge_duplicates(picks, picking_config["min_distance_nm"] / pixel_nm)
 
 
@@ -337,9 +394,11 @@ def pick_centrioles(
     reading: dict[str, Any] | None = None,
     threads: int = 1,
 ) -> None:
-    """Extract picks from one field; write (y_px, x_px, score) in the field's own pixels.
+    """Extract picks from one field; write (y_px, x_px, score, topaz_score) in the field's own
+    pixels: ``score`` is the rescorer's log-odds where the picker has one (threshold.json),
+    else Topaz's score.
 
-    The threshold comes from ``threshold_path`` (written with the picker) unless
+    The threshold (on ``score``) comes from ``threshold_path`` (written with the picker) unless
     ``picking.threshold`` is a number. A picker trained at another picking pixel size stops.
     ``threads``: Topaz's scoring threads (``-j``).
     """
@@ -353,10 +412,18 @@ def pick_centrioles(
     threshold = picking_config["threshold"]
     if threshold == "auto":
         threshold = calibration["threshold"]
+    field, _ = io.read_field(field_path, pixel_nm, **(reading or {}))
+    rescorer = calibration.get("rescorer")
+    rescorer = picking.Rescorer.from_dict(rescorer) if rescorer else None
     picks = _picks(
-        model_path, image_path, field_path, factor, pixel_nm, picking_config, threshold,
-        log_path, reading, threads,
+        model_path, image_path, field, factor, pixel_nm, picking_config,
+        rescorer.topaz_floor if rescorer else threshold, log_path, threads,
     )  # fmt: skip
+    if rescorer:
+        picks = rescorer.score(field, picks, _centriole_radius_px(picking_config, pixel_nm))
+        picks = picks[picks["score"] >= threshold].reset_index(drop=True)
+    else:
+        picks = picks.assign(topaz_score=picks["score"])
     with open(log_path, "a") as handle:
         if picks.empty:
             handle.write(f"WARNING: no picks in {image_path} at score >= {threshold:.3f}\n")

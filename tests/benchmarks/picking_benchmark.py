@@ -79,23 +79,37 @@ def accuracy(config: dict, modality: str, radius_nm: float) -> list[dict]:
     return rows
 
 
+def picker_arguments(config: dict, modality: str, fields: list[str], radius_nm: float) -> dict:
+    """The arguments that pipeline.train_picker and calibrate_picker share, as the train_picker
+    rule passes them for the run's labelled ``fields`` (with 2 threads), by name."""
+    pixel_nm = config["optics"][f"{modality}_pixel_nm"]
+    return {
+        "images": [ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields],
+        "fields": fields,
+        "labels_path": ROOT / "results/demo/labels.tsv",
+        "modality": modality,
+        "factor": picking.downsample_factor(pixel_nm, config["picking"]["pixel_nm"]),
+        "pixel_nm": pixel_nm,
+        "threads": 2,
+        "field_images": [ROOT / f"results/demo/{modality}/{f}.tif" for f in fields],
+        "reference_paths": [ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields],
+        "match_radius_nm": radius_nm,
+    }
+
+
 def train_as_pipeline(
     config: dict, modality: str, seed: int, fields: list[str], radius_nm: float, folder: Path
 ) -> None:
     """A picker trained on the run's preprocessed ``fields`` as the train_picker rule trains it
-    (2 threads, threshold chosen on ``fields``), with ``picking.seed`` = ``seed``: ``folder``
-    gets picker.sav and threshold.json."""
-    pixel_nm = config["optics"][f"{modality}_pixel_nm"]
-    picking_config = {**config["picking"], "seed": seed}
+    (threshold chosen on ``fields``), with ``picking.seed`` = ``seed``: ``folder`` gets
+    picker.sav and threshold.json."""
     pipeline.train_picker(
-        [ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields], fields,
-        ROOT / "results/demo/labels.tsv", modality,
-        picking.downsample_factor(pixel_nm, picking_config["pixel_nm"]), picking_config,
-        pixel_nm, 2, folder / "picker.sav", folder / "threshold.json", folder / "train.log",
-        field_images=[ROOT / f"results/demo/{modality}/{f}.tif" for f in fields],
-        reference_paths=[ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields],
-        match_radius_nm=radius_nm,
-    )  # fmt: skip
+        **picker_arguments(config, modality, fields, radius_nm),
+        picking_config={**config["picking"], "seed": seed},
+        output=folder / "picker.sav",
+        threshold_output=folder / "threshold.json",
+        log_path=folder / "train.log",
+    )
 
 
 def pick_with(
@@ -116,17 +130,36 @@ def pick_with(
     return {field: io.read_table(folder / f"{field}.tsv") for field in fields}
 
 
+def recalibrate(
+    config: dict, modality: str, fields: list[str], radius_nm: float, folder: Path, rescore: bool
+) -> None:
+    """Fit the rescorer (or not) and choose the threshold of the picker in ``folder`` again, on
+    ``fields``, as the train_picker rule does with ``picking.rescore`` = ``rescore``."""
+    pipeline.calibrate_picker(
+        folder / "picker.sav",
+        **picker_arguments(config, modality, fields, radius_nm),
+        picking_config={**config["picking"], "rescore": rescore},
+        threshold_output=folder / "threshold.json",
+        log_path=folder / "train.log",
+    )
+
+
 def seed_spread(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
     """Held-out F1 of a picker trained as the pipeline trains it, with ``picking.seed`` =
-    ``seed``: its threshold chosen on the labelled fields, the held-out fields picked with it."""
+    ``seed``: its threshold chosen on the labelled fields, the held-out fields picked with it;
+    the picks ranked by the rescorer (``rescored``) and by Topaz's score alone (``topaz``)."""
     labelled, held_out = demo_fields(config, modality)
     start = time.perf_counter()
     train_as_pipeline(config, modality, seed, labelled, radius_nm, folder)
-    train_s = time.perf_counter() - start
-    scores = pick_scores(config, modality, pick_with(config, modality, folder, held_out), radius_nm)
-    threshold = io.read_json(folder / "threshold.json")["threshold"]
-    return {"modality": modality, "seed": seed, "train_s": train_s, "threshold": threshold,
-            **scores}  # fmt: skip
+    row = {"modality": modality, "seed": seed, "train_s": time.perf_counter() - start}
+    for name, rescore in (("topaz", False), ("rescored", True)):
+        recalibrate(config, modality, labelled, radius_nm, folder, rescore)
+        scores = pick_scores(
+            config, modality, pick_with(config, modality, folder, held_out), radius_nm
+        )
+        row[f"{name} tp/fp/fn"] = "{tp}/{fp}/{fn}".format(**scores)
+        row[f"{name}_f1"] = scores["f1"]
+    return row
 
 
 def threshold_study(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
@@ -275,8 +308,8 @@ def main() -> None:
         print(f"\n#### Held-out F1 at {args.radius_nm:g} nm of pickers trained with other seeds\n")
         table = per_seed(seed_spread, config, args.seeds, args.radius_nm)
         print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
-        summary = table.groupby("modality")["f1"].agg(["mean", "std", "min", "max"])
-        print(summary.to_markdown(floatfmt=".3f"))
+        f1 = table.groupby("modality")[["topaz_f1", "rescored_f1"]]
+        print(f1.agg(["mean", "std", "min", "max"]).to_markdown(floatfmt=".3f"))
     if args.seeds and args.threshold_study:
         print(f"\n#### Held-out F1 at {args.radius_nm:g} nm, the threshold chosen in other ways\n")
         table = per_seed(threshold_study, config, args.seeds, args.radius_nm)
