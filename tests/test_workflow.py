@@ -9,6 +9,8 @@ import pytest
 import tifffile
 import yaml
 
+from centriole_sr import io, picking
+
 from .conftest import copy_workflow, new_widefield_field_jobs, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -21,6 +23,31 @@ def test_picking_finds_the_centrioles(demo_run):
         overall = table.set_index("field").loc["all"]
         assert overall["recall"] > 0.6, (modality, overall.to_dict())
         assert overall["precision"] > 0.6, (modality, overall.to_dict())
+
+
+def test_picks_are_ranked_by_the_rescorer_saved_with_the_picker(demo_run):
+    """threshold.json holds a rescorer fitted on the labelled fields; each field's picks carry
+    its log-odds (recomputed here from the saved rescorer and the field) above the threshold,
+    and Topaz's scores at or above its floor."""
+    for modality in ("confocal", "widefield"):
+        calibration = io.read_json(demo_run / f"results/picking/{modality}/threshold.json")
+        rescorer = picking.Rescorer.from_dict(calibration["rescorer"])
+        assert rescorer.centrioles >= picking.MIN_EXAMPLES <= rescorer.clutter
+        config = yaml.safe_load((demo_run / "config.yaml").read_text())
+        pixel_nm = config["optics"][f"{modality}_pixel_nm"]
+        radius_px = config["picking"]["centriole_diameter_nm"] / 2 / pixel_nm
+        scored = 0
+        for path in sorted((demo_run / f"results/picks/{modality}").glob("*.tsv")):
+            picks = io.read_table(path)
+            field, _ = io.read_field(
+                demo_run / f"results/demo/{modality}/{path.stem}.tif", pixel_nm
+            )
+            assert (picks["score"] >= calibration["threshold"]).all()
+            assert (picks["topaz_score"] >= rescorer.topaz_floor).all()
+            again = rescorer.score(field, picks.assign(score=picks["topaz_score"]), radius_px)
+            np.testing.assert_allclose(again["score"], picks["score"], rtol=1e-9)
+            scored += len(picks)
+        assert scored > 0
 
 
 def test_network_beats_every_baseline_on_held_out_pairs(demo_run):

@@ -27,8 +27,6 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from centriole_sr.io import atomic_path
 from centriole_sr.patches import patch_origin_px
@@ -493,6 +491,10 @@ RING_RATIO_RANGE = (-1.0, 2.0)
 RESCORE_MARGIN = 1.0
 # Fewest centrioles, and fewest clutter candidates, to fit a rescorer on.
 MIN_EXAMPLES = 3
+FEATURE_NAMES = ("Topaz score",) + tuple(
+    f"ring {inner:g}-{outer:g}"
+    for inner, outer in zip(RING_EDGES_RADII[1:-1], RING_EDGES_RADII[2:], strict=True)
+)
 
 
 def ring_profile(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np.ndarray:
@@ -535,6 +537,19 @@ class Rescorer:
     coefficients: tuple[float, ...]
     intercept: float
     topaz_floor: float
+    centrioles: int  # the examples it was fitted on
+    clutter: int
+
+    def describe(self) -> str:
+        """One line: what it was fitted on and the weight of each (standardised) feature."""
+        weights = ", ".join(
+            f"{name} {weight:+.2f}"
+            for name, weight in zip(FEATURE_NAMES, self.coefficients, strict=True)
+        )
+        return (
+            f"rescorer fitted on {self.centrioles} centrioles and {self.clutter} clutter picks "
+            f"(Topaz score >= {self.topaz_floor:.2f}); log-odds weights: {weights}"
+        )
 
     def score(self, image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> pd.DataFrame:
         """``picks`` (Topaz scores in ``score``) at or above the floor, with ``topaz_score``
@@ -594,6 +609,10 @@ def fit_rescorer(
     features, labels = np.concatenate(features), np.concatenate(labels)
     if (~labels).sum() < MIN_EXAMPLES:
         return None
+    # imported here: only training fits (scikit-learn comes with topaz-em, in the topaz env)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
     scaler = StandardScaler().fit(features)
     model = LogisticRegression(max_iter=1000).fit(scaler.transform(features), labels)
     return Rescorer(
@@ -602,4 +621,6 @@ def fit_rescorer(
         coefficients=tuple(map(float, model.coef_[0])),
         intercept=float(model.intercept_[0]),
         topaz_floor=floor,
+        centrioles=int(labels.sum()),
+        clutter=int((~labels).sum()),
     )

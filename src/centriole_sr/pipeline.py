@@ -204,14 +204,12 @@ def train_picker(
     output: PathLike,
     threshold_output: PathLike,
     log_path: PathLike,
-    *,
-    field_images: Sequence[PathLike],
-    reference_paths: Sequence[PathLike] = (),
-    match_radius_nm: float,
-    reading: dict[str, Any] | None = None,
+    **calibration: Any,
 ) -> None:
     """Train a Topaz picker for one modality from the clicked centres of its labelled ``fields``
-    and calibrate it (:func:`calibrate_picker`): ``output`` gets the picker.
+    and calibrate it: ``output`` gets the picker, :func:`calibrate_picker` (with the keyword
+    arguments ``calibration``: field_images, reference_paths, match_radius_nm, reading)
+    ``threshold_output``.
 
     Labels of other fields are ignored here (the workflow checks the whole table at start), so
     that adding a field never retrains a picker. ``images`` are the preprocessed fields.
@@ -236,8 +234,7 @@ def train_picker(
     )
     calibrate_picker(
         model, images, fields, labels_path, modality, factor, picking_config, pixel_nm,
-        threads, threshold_output, log_path, field_images=field_images,
-        reference_paths=reference_paths, match_radius_nm=match_radius_nm, reading=reading,
+        threads, threshold_output, log_path, **calibration,
     )  # fmt: skip
     with io.atomic_path(output) as tmp:
         tmp.write_bytes(Path(model).read_bytes())
@@ -286,16 +283,15 @@ def calibrate_picker(
         ]
         against = "the labels (every centriole of the labelled fields must be labelled)"
         per_field = len(labels) / max(len(fields), 1)
-        if (
-            picking_config["threshold"] == "auto"
-            and per_field < picking_config["expected_per_field"] / 2
-        ):
+        uses_labels = picking_config["threshold"] == "auto" or picking_config["rescore"]
+        if uses_labels and per_field < picking_config["expected_per_field"] / 2:
             with open(log_path, "a") as handle:
                 handle.write(
                     f"WARNING: {labels_path}: {per_field:.1f} labels per labelled field against "
-                    f"picking.expected_per_field {picking_config['expected_per_field']}; auto "
-                    "counts every unlabelled centriole there as a false pick and chooses too high "
-                    "a threshold: label every centriole of those fields, or give inputs.truth\n"
+                    f"picking.expected_per_field {picking_config['expected_per_field']}; the "
+                    "rescorer learns every unlabelled centriole there as clutter, and threshold "
+                    "auto counts it as a false pick: label every centriole of those fields, or "
+                    "give inputs.truth\n"
                 )
     radius_px = _centriole_radius_px(picking_config, pixel_nm)
     fields_yx = [io.read_field(path, pixel_nm, **(reading or {}))[0] for path in field_images]
@@ -316,6 +312,8 @@ def calibrate_picker(
                     "them on the labelled fields: no rescoring, the picks keep Topaz's scores\n"
                 )
         else:
+            with open(log_path, "a") as handle:
+                handle.write(rescorer.describe() + "\n")
             candidates = [
                 rescorer.score(field, picks, radius_px)
                 for field, picks in zip(fields_yx, candidates, strict=True)

@@ -15,10 +15,12 @@ wall-clock time of picking a 2048² field with the trained picker, as the pipeli
 fields of that modality, step by step, with CPU seconds, which a busy machine does not inflate.
 With ``--seeds``, each modality's picker is also trained again with each ``picking.seed``
 (on the run's preprocessed labelled fields, with the train_picker rule's 2 threads, its
-threshold chosen as the pipeline does) and its held-out F1 printed: how much of a run's F1 is
-the luck of one training. With ``--threshold-study`` as well, that held-out F1 is printed
-beside the F1 of the threshold chosen in other ways (:func:`threshold_study`): is the
-threshold or the picker's ranking what limits it?
+threshold chosen as the pipeline does) and its held-out F1 printed, with the picks ranked by
+the rescorer (``picking.rescore``, the default) and by Topaz's score alone, each with its own
+threshold: how much of a run's F1 is the luck of one training, and what the rescorer adds.
+With ``--threshold-study`` as well, the held-out F1 of the pipeline's ranking is printed beside
+the F1 of the threshold chosen in other ways (:func:`threshold_study`): is the threshold or
+the ranking what limits it?
 """
 
 from __future__ import annotations
