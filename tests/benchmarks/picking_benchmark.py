@@ -311,7 +311,9 @@ def main() -> None:
         table = per_seed(seed_spread, config, args.seeds, args.radius_nm)
         print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
         f1 = table.groupby("modality")[["topaz_f1", "rescored_f1"]]
-        print(f1.agg(["mean", "std", "min", "max"]).to_markdown(floatfmt=".3f"))
+        summary = f1.agg(["mean", "std", "min", "max"])
+        summary.columns = [f"{score} {statistic}" for score, statistic in summary.columns]
+        print(summary.to_markdown(floatfmt=".3f"))
     if args.seeds and args.threshold_study:
         print(f"\n#### Held-out F1 at {args.radius_nm:g} nm, the threshold chosen in other ways\n")
         table = per_seed(threshold_study, config, args.seeds, args.radius_nm)
