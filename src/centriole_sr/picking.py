@@ -450,6 +450,18 @@ def best_threshold(curve: pd.DataFrame) -> dict[str, float]:
     return {k: float(v) for k, v in curve.loc[curve["f1"].idxmax()].items()}
 
 
+def _window(
+    image: np.ndarray, centre_yx: Sequence[float], reach: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The part of ``image`` within ``reach`` pixels of the pixel nearest ``centre_yx`` (cut at
+    the border), with the y and x coordinates of its pixels."""
+    nearest = np.rint(np.asarray(centre_yx, float)).astype(int)
+    low = np.maximum(nearest - reach, 0)
+    high = np.minimum(nearest + reach + 1, image.shape)
+    yy, xx = np.mgrid[low[0] : high[0], low[1] : high[1]]
+    return image[low[0] : high[0], low[1] : high[1]], yy, xx
+
+
 def refine_centres(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> pd.DataFrame:
     """Move each pick to the intensity centroid of the field within ``radius_px`` of it.
 
@@ -465,10 +477,7 @@ def refine_centres(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> 
     centres = picks[["y_px", "x_px"]].to_numpy(float).copy()
     for centre in centres:
         for _ in range(3):
-            low = np.maximum(np.rint(centre).astype(int) - reach, 0)
-            high = np.minimum(np.rint(centre).astype(int) + reach + 1, smooth.shape)
-            window = smooth[low[0] : high[0], low[1] : high[1]]
-            yy, xx = np.mgrid[low[0] : high[0], low[1] : high[1]]
+            window, yy, xx = _window(smooth, centre, reach)
             disc = (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius_px**2
             weight = np.where(disc, window - window[disc].min(), 0.0)
             if weight.sum() <= 0:
@@ -507,10 +516,7 @@ def ring_profile(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np
     reach = int(np.ceil(background_outer))
     profiles = np.zeros((len(picks), len(edges) - 2))
     for index, (y, x) in enumerate(picks[["y_px", "x_px"]].to_numpy(float)):
-        low = np.maximum(np.rint([y, x]).astype(int) - reach, 0)
-        high = np.minimum(np.rint([y, x]).astype(int) + reach + 1, image.shape)
-        window = image[low[0] : high[0], low[1] : high[1]]
-        yy, xx = np.mgrid[low[0] : high[0], low[1] : high[1]]
+        window, yy, xx = _window(image, (y, x), reach)
         distance = np.hypot(yy - y, xx - x)
         background = np.median(
             window[(distance >= background_inner) & (distance <= background_outer)]

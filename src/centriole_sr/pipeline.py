@@ -294,6 +294,7 @@ def calibrate_picker(
                     "give inputs.truth\n"
                 )
     radius_px = _centriole_radius_px(picking_config, pixel_nm)
+    match_radius_px = match_radius_nm / pixel_nm
     fields_yx = [io.read_field(path, pixel_nm, **(reading or {}))[0] for path in field_images]
     candidates = [
         _picks(model, image, field, factor, pixel_nm, picking_config, CALIBRATION_SCORE,
@@ -303,7 +304,7 @@ def calibrate_picker(
     rescorer = None
     if picking_config["rescore"]:
         rescorer = picking.fit_rescorer(
-            fields_yx, candidates, references, radius_px, match_radius_nm / pixel_nm
+            fields_yx, candidates, references, radius_px, match_radius_px
         )
         if rescorer is None:
             with open(log_path, "a") as handle:
@@ -318,7 +319,7 @@ def calibrate_picker(
                 rescorer.score(field, picks, radius_px)
                 for field, picks in zip(fields_yx, candidates, strict=True)
             ]
-    curve = picking.precision_recall_curve(candidates, references, match_radius_nm / pixel_nm)
+    curve = picking.precision_recall_curve(candidates, references, match_radius_px)
     best = picking.best_threshold(curve)
     threshold = picking_config["threshold"]
     if threshold == "auto":
