@@ -1,5 +1,5 @@
 # centriole-sr: widefield -> confocal-quality restoration of centrioles.
-# Data flow and conventions: README.md. Run: snakemake --cores all
+# Data flow and conventions: docs/method.md, docs/outputs.md. Run: snakemake --cores all
 
 
 configfile: "config.yaml"

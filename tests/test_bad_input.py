@@ -1,7 +1,7 @@
 """Bad and unusual input files: each works, or stops naming the file and the fix, and no
 output is corrupted (an output from an earlier run stays as it was, no temporary file is left).
 
-Fields enter the pipeline through `convert_to_mrc` (picking), `extract_field_patches`,
+Fields enter the pipeline through `convert_to_mrc` (picking), `extract_patches`,
 `restore_field` and `evaluate_field`, which all read them with `io.read_field`; the tests
 below go through the first stage, whose output is the picker's input.
 """
@@ -13,13 +13,21 @@ import pandas as pd
 import pytest
 import tifffile
 
-from centriole_sr import io, picking, pipeline
+from centriole_sr import io, picking
 from centriole_sr.config import check_labels_inside
 from centriole_sr.patches import load_patches, save_patches
+from centriole_sr.settings import Reading, Training
+from centriole_sr.stages.patches import extract_patches
+from centriole_sr.stages.picking import convert_to_mrc
+from centriole_sr.stages.training import train_model as train_model_stage
 from centriole_sr.train import TrainParams, train_model
 
 PIXEL_NM = 90.0
 EARLIER = b"an earlier run's output"
+TRAINING = Training(
+    epochs=2, batch_size=16, learning_rate=1e-3, validation_fraction=0.25, max_minutes=1.0,
+    early_stopping_patience=5, base_channels=4, depth=1, seed=0, ssim_weight=0.0, device="cpu",
+)  # fmt: skip
 
 
 def _field(seed: int = 0, shape: tuple[int, int] = (48, 40)) -> np.ndarray:
@@ -31,7 +39,11 @@ def _convert(path, tmp_path, **reading):
     output = tmp_path / "out" / "field.mrc"
     output.parent.mkdir(exist_ok=True)
     output.write_bytes(EARLIER)
-    pipeline.convert_to_mrc(path, PIXEL_NM, 99.9, output, tmp_path / "convert.log", reading)
+    convert_to_mrc(
+        image=path, pixel_nm=PIXEL_NM, saturate_percentile=99.9,
+        reading=Reading(**{"channel": None, "z_stack": "max", **reading}),
+        output=output, log=tmp_path / "convert.log",
+    )  # fmt: skip
     return output
 
 
@@ -218,7 +230,10 @@ def test_field_without_picks_gives_no_patches_and_a_warning_naming_it(tmp_path):
     io.write_table(picks_path, pd.DataFrame(columns=["y_px", "x_px", "score"]))
     log_path = tmp_path / "patches.log"
     output = tmp_path / "field07.npz"
-    pipeline.extract_field_patches(image_path, picks_path, 16, "drop", 45.0, output, log_path)
+    extract_patches(
+        image=image_path, picks=picks_path, size_px=16, border="drop", pixel_nm=45.0,
+        reading=Reading(channel=None, z_stack="max"), output=output, log=log_path,
+    )  # fmt: skip
     saved = load_patches(output)
     assert saved["patches"].shape == (0, 16, 16)
     assert saved["centres_yx_px"].shape == (0, 2)
@@ -240,9 +255,12 @@ def test_fewer_patches_than_a_batch_still_train(tmp_path):
     pair_paths = [tmp_path / "field a.npz", tmp_path / "field b.npz"]
     save_patches(pair_paths[0], inputs=inputs[:1], targets=targets[:1])
     save_patches(pair_paths[1], inputs=inputs[:0], targets=targets[:0])
-    io.write_json(tmp_path / "sigma.json", {"scale": 2})
+    io.write_json(tmp_path / "model.json", {"scale": 2})
     model = tmp_path / "model" / "weights.pt"
     with pytest.raises(io.InputError, match=r"1 training pair\(s\) from .*field a\.npz") as error:
-        pipeline.train_network(pair_paths, tmp_path / "sigma.json", {}, 1, model, tmp_path / "d.pt")
+        train_model_stage(
+            pairs=pair_paths, model=tmp_path / "model.json", settings=TRAINING, threads=1,
+            weights=model, checkpoint=tmp_path / "d.pt",
+        )  # fmt: skip
     assert "label more centrioles" in str(error.value)
     assert not model.parent.exists()

@@ -1,45 +1,48 @@
-"""sigma.json: every sigma from its configured source, the haze and the noise, from files."""
+"""The degradation model (model.json): every sigma from its source, the haze, the noise."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from centriole_sr import io, pipeline
+from centriole_sr import io
 from centriole_sr.degrade import Degradation, widefield_signal
 from centriole_sr.patches import save_patches
 from centriole_sr.psf import Optics, computed_sigma_nm, paraxial_sigma_nm, widefield_haze
+from centriole_sr.settings import Degradation as DegradationSettings
+from centriole_sr.settings import Reading
+from centriole_sr.stages.degradation import degradation_model, fit_beads
+from centriole_sr.stages.demo import simulate_beads
 
 OPTICS = Optics()
-CONFIG_OPTICS = {
-    "numerical_aperture": OPTICS.numerical_aperture,
-    "refractive_index": OPTICS.refractive_index,
-    "excitation_nm": OPTICS.excitation_nm,
-    "emission_nm": OPTICS.emission_nm,
-    "pinhole_airy_units": OPTICS.pinhole_airy_units,
-    "confocal_pixel_nm": OPTICS.confocal_pixel_nm,
-    "widefield_pixel_nm": OPTICS.widefield_pixel_nm,
-}
+READING = Reading(channel=None, z_stack="max")
 FIXED = {"haze_fraction": 0.3, "haze_sigma_nm": 450.0, "peak_photons": 150.0,
          "read_noise_photons": 2.5}  # fmt: skip
 
 
-def _degradation(confocal: str, widefield: str, **overrides) -> dict:
+def _degradation(confocal: str, widefield: str, **overrides) -> DegradationSettings:
     sources = {"confocal": confocal, "widefield": widefield}
-    return {"sigma_source": sources, "defocus_range_nm": 600.0, "sample_thickness_nm": 3000.0,
-            **FIXED, **overrides}  # fmt: skip
+    return DegradationSettings(
+        sigma_source=sources, beads={}, defocus_range_nm=600.0, sample_thickness_nm=3000.0,
+        seed=3, **{**FIXED, **overrides},
+    )  # fmt: skip
+
+
+def _fit_beads(image, modality, table, figure):
+    simulate_beads(modality=modality, seed=5 if modality == "confocal" else 2, optics=OPTICS,
+                   output=image)  # fmt: skip
+    fit_beads(images=[image], modality=modality, optics=OPTICS, table=table, figure=figure)
 
 
 def test_sigma_from_beads_optics_and_computed_psfs_with_their_sources(tmp_path):
     """The demo's confocal bead image (a 2D plane) goes through the file path; the widefield
     takes the paraxial formula here, then the computed PSF."""
     image, table = tmp_path / "beads.tif", tmp_path / "beads.tsv"
-    pipeline.simulate_demo_beads("confocal", 5, CONFIG_OPTICS, image)
-    pipeline.fit_bead_images([image], "confocal", CONFIG_OPTICS, table, tmp_path / "beads.png")
+    _fit_beads(image, "confocal", table, tmp_path / "beads.png")
     fits = io.read_table(table)
     assert fits["accepted"].sum() >= 25 and set(fits["image"]) == {"beads"}
-    output = tmp_path / "sigma.json"
-    pipeline.degradation_model(CONFIG_OPTICS, _degradation("beads", "optics"),
-                               {"confocal": table}, {}, {}, output)  # fmt: skip
+    output = tmp_path / "model.json"
+    degradation_model(optics=OPTICS, settings=_degradation("beads", "optics"),
+                      bead_tables={"confocal": table}, reading=READING, output=output)  # fmt: skip
     sigmas = io.read_json(output)
     in_focus_nm = computed_sigma_nm(OPTICS, "confocal", 0.0)
     # beads fitted over +-3 sigma read the in-focus PSF narrower than the 2.3 um fit (1.5 %)
@@ -54,8 +57,8 @@ def test_sigma_from_beads_optics_and_computed_psfs_with_their_sources(tmp_path):
     for key, value in FIXED.items():
         assert sigmas[key] == value and sigmas["parameter_sources"][key] == "config"
 
-    pipeline.degradation_model(CONFIG_OPTICS, _degradation("computed", "computed"), {}, {}, {},
-                               output)  # fmt: skip
+    degradation_model(optics=OPTICS, settings=_degradation("computed", "computed"),
+                      bead_tables={}, reading=READING, output=output)  # fmt: skip
     computed = io.read_json(output)
     assert computed["sigma_widefield_nm"] == pytest.approx(computed_sigma_nm(OPTICS, "widefield",
                                                                              600.0))  # fmt: skip
@@ -81,12 +84,14 @@ def test_auto_haze_comes_from_the_widefield_psf_and_auto_noise_from_the_fields(t
     io.write_tiff(tmp_path / "wf.tif", field, 90.0)
     save_patches(tmp_path / "wf.npz", patches=camera)
     save_patches(tmp_path / "conf.npz", patches=confocal)
-    calibration = {"fields": [tmp_path / "wf.tif"], "field_patches": [tmp_path / "wf.npz"],
+    calibration = {"calibration_fields": [tmp_path / "wf.tif"],
+                   "calibration_patches": [tmp_path / "wf.npz"],
                    "confocal_patches": [tmp_path / "conf.npz"]}  # fmt: skip
     degradation = _degradation("optics", "optics", haze_fraction=0.0, haze_sigma_nm="auto",
                                peak_photons="auto", read_noise_photons="auto")  # fmt: skip
-    output = tmp_path / "sigma.json"
-    pipeline.degradation_model(CONFIG_OPTICS, degradation, {}, calibration, {}, output)
+    output = tmp_path / "model.json"
+    degradation_model(optics=OPTICS, settings=degradation, bead_tables={}, **calibration,
+                      reading=READING, output=output)  # fmt: skip
     sigmas = io.read_json(output)
     assert sigmas["peak_photons"] == pytest.approx(photons, rel=0.15)
     assert sigmas["parameter_sources"]["peak_photons"] == "calibrated on widefield wf"
@@ -99,21 +104,21 @@ def test_auto_noise_without_patches_names_the_settings(tmp_path):
     io.write_tiff(tmp_path / "wf.tif", np.random.default_rng(0).poisson(50, (64, 64)), 90.0)
     save_patches(tmp_path / "wf.npz", patches=np.zeros((0, 32, 32), np.float32))
     save_patches(tmp_path / "conf.npz", patches=np.zeros((0, 64, 64), np.float32))
-    calibration = {"fields": [tmp_path / "wf.tif"], "field_patches": [tmp_path / "wf.npz"],
+    calibration = {"calibration_fields": [tmp_path / "wf.tif"],
+                   "calibration_patches": [tmp_path / "wf.npz"],
                    "confocal_patches": [tmp_path / "conf.npz"]}  # fmt: skip
     degradation = _degradation("optics", "optics", peak_photons="auto")
     with pytest.raises(io.InputError, match="degradation.peak_photons"):
-        pipeline.degradation_model(CONFIG_OPTICS, degradation, {}, calibration, {},
-                                   tmp_path / "sigma.json")  # fmt: skip
-    assert not (tmp_path / "sigma.json").exists()
+        degradation_model(optics=OPTICS, settings=degradation, bead_tables={}, **calibration,
+                          reading=READING, output=tmp_path / "model.json")  # fmt: skip
+    assert not (tmp_path / "model.json").exists()
 
 
 def test_widefield_bead_stack_is_fitted_in_its_focal_plane(tmp_path):
     """The demo's widefield bead image is a 7-plane z-stack with focus in the middle plane."""
     image, table = tmp_path / "stack.tif", tmp_path / "beads.tsv"
-    pipeline.simulate_demo_beads("widefield", 2, CONFIG_OPTICS, image)
+    _fit_beads(image, "widefield", table, tmp_path / "beads.png")
     assert io.read_field(image, 90.0, z_stack="stack")[0].shape == (7, 256, 256)
-    pipeline.fit_bead_images([image], "widefield", CONFIG_OPTICS, table, tmp_path / "beads.png")
     fits = io.read_table(table)
     assert (fits["z_plane"] == 3).all() and fits["accepted"].sum() >= 25
     sigma = fits.loc[fits["accepted"], "sigma_nm"].median()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,9 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from centriole_sr import io, picking, pipeline
+from centriole_sr import io, picking
+from centriole_sr.settings import Picking, Reading
+from centriole_sr.stages.picking import pick_centrioles
 
 
 def spot_field(
@@ -72,15 +76,16 @@ def test_topaz_coordinates_are_exact_inverses():
     assert picking.to_topaz_px(10.0, 2) == 5.0
 
 
-def test_spot_position_survives_topaz_preprocess(tmp_path):
+def test_spot_position_survives_topaz_preprocess(tmp_path, caplog):
     """A spot's centroid in the downsampled field maps back to its original position."""
+    caplog.set_level(logging.INFO)
     factor, shape = 3, (301, 302)  # not multiples of 3: the last row/columns are cropped
     truth_yx = np.array([[101.0, 77.0], [200.4, 230.7]])
     yy, xx = np.mgrid[: shape[0], : shape[1]]
     image = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 4.0**2)) for y, x in truth_yx)
     picking.write_mrc(tmp_path / "in put" / "spot field.mrc", image)
     small_path = picking.preprocess(
-        tmp_path / "in put" / "spot field.mrc", tmp_path / "out dir", factor, tmp_path / "log.txt"
+        tmp_path / "in put" / "spot field.mrc", tmp_path / "out dir", factor
     )
     small = picking.read_mrc(small_path)
     assert small.shape == (100, 100)
@@ -91,20 +96,20 @@ def test_spot_position_survives_topaz_preprocess(tmp_path):
         found_yx.append(picking.from_topaz_px(np.array([y + cy - 3, x + cx - 3]), factor))
     # measured: within 0.1 original pixels (the 7x7 window's truncation biases it slightly)
     np.testing.assert_allclose(found_yx, truth_yx, rtol=0, atol=0.25)
-    assert f" preprocess -s 3 --sample {picking.GMM_SAMPLE} " in (tmp_path / "log.txt").read_text()
+    assert f" preprocess -s 3 --sample {picking.GMM_SAMPLE} " in caplog.text
 
 
-def test_preprocess_gmm_sample_is_seeded_and_close_to_fitting_every_pixel(tmp_path):
+def test_preprocess_gmm_sample_is_seeded_and_close_to_fitting_every_pixel(tmp_path, caplog):
     """--sample fits the normalisation on a random pixel subset: the same seed gives the same
     field bit for bit, and it is the full fit's to within 1 % of its spread."""
+    caplog.set_level(logging.INFO)
     rng = np.random.default_rng(5)
     field = -spot_field((256, 256), separated_centres((256, 256), 12, 20.0, rng), 3.0, rng)
     picking.write_mrc(tmp_path / "field.mrc", field)
-    log = tmp_path / "log.txt"
     runs = {
         (sample, seed, run): picking.read_mrc(
             picking.preprocess(
-                tmp_path / "field.mrc", tmp_path / f"{sample}-{seed}-{run}", 1, log,
+                tmp_path / "field.mrc", tmp_path / f"{sample}-{seed}-{run}", 1,
                 sample=sample, seed=seed,
             )
         )
@@ -117,17 +122,17 @@ def test_preprocess_gmm_sample_is_seeded_and_close_to_fitting_every_pixel(tmp_pa
     slope, offset = np.polyfit(full, sampled, 1)
     # measured: 1.3 % in spread from 6,500 of 65,000 pixels (0.2 % from 42,000 of 4.2 M)
     assert abs(slope - 1) < 0.03 and abs(offset) < 0.03
-    assert "--sample 10" in log.read_text()
+    assert "--sample 10" in caplog.text
 
 
-def test_topaz_commands_run_as_the_topaz_cli_runs_them(tmp_path):
+def test_topaz_commands_run_as_the_topaz_cli_runs_them(tmp_path, caplog):
     """run_topaz imports only the command it runs; its output is the `topaz` program's."""
+    caplog.set_level(logging.INFO)
     rng = np.random.default_rng(2)
     field = -spot_field((128, 128), separated_centres((128, 128), 6, 20.0, rng), 3.0, rng)
     picking.write_mrc(tmp_path / "field.mrc", field)
     args = ["preprocess", "-s", "2", "--sample", "1", "-j", "1"]
-    log = tmp_path / "log.txt"
-    picking.run_topaz([*args, "-o", str(tmp_path / "ours"), str(tmp_path / "field.mrc")], log)
+    picking.run_topaz([*args, "-o", str(tmp_path / "ours"), str(tmp_path / "field.mrc")])
     program = Path(sys.executable).with_name("topaz")
     subprocess.run(
         [program, *args, "-o", str(tmp_path / "cli"), str(tmp_path / "field.mrc")],
@@ -136,7 +141,7 @@ def test_topaz_commands_run_as_the_topaz_cli_runs_them(tmp_path):
     ours, cli = (picking.read_mrc(tmp_path / d / "field.mrc") for d in ("ours", "cli"))
     assert ours.shape == (64, 64)
     np.testing.assert_array_equal(ours, cli)
-    assert log.read_text().startswith(f"$ topaz preprocess -s 2 --sample 1 -j 1 -o {tmp_path}")
+    assert caplog.messages[0].startswith(f"$ topaz preprocess -s 2 --sample 1 -j 1 -o {tmp_path}")
 
 
 def test_labels_to_targets_uses_topaz_names_and_x_as_column():
@@ -157,13 +162,14 @@ def test_write_mrc_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["field.mrc"]
 
 
-def test_failed_topaz_command_names_command_and_log(tmp_path):
-    log = tmp_path / "topaz.log"
+def test_failed_topaz_command_names_command_and_its_output(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     with pytest.raises(picking.TopazError) as error:
-        picking.run_topaz(["extract", "--no-such-option"], log)
+        picking.run_topaz(["extract", "--no-such-option"])
     message = str(error.value)
     assert "extract --no-such-option" in message
-    assert "unrecognized arguments" in message  # from the log's last lines
+    assert "unrecognized arguments" in message  # from its last lines of output
+    assert "unrecognized arguments" in caplog.text  # and logged as it came
 
 
 def test_match_picks_counts_one_to_one():
@@ -281,7 +287,7 @@ def test_drop_border_picks_matches_patch_cropping():
     assert kept["y_px"].tolist() == [9.5, 90.4, 50.0]
 
 
-def _topaz_fields(tmp_path, factor, log, shape=(384, 384), count=30, labelled=6):
+def _topaz_fields(tmp_path, factor, shape=(384, 384), count=30, labelled=6):
     """Two spot fields as Topaz sees them (negated, preprocessed): their paths, their centres
     and a labels table of the first `labelled` centres of each."""
     rng = np.random.default_rng(3)
@@ -293,7 +299,7 @@ def _topaz_fields(tmp_path, factor, log, shape=(384, 384), count=30, labelled=6)
             tmp_path / "mrc" / f"{field}.mrc", picking.fluorescence_to_topaz(field_image)
         )
         images[field] = picking.preprocess(
-            tmp_path / "mrc" / f"{field}.mrc", tmp_path / "pre", factor, log
+            tmp_path / "mrc" / f"{field}.mrc", tmp_path / "pre", factor
         )
     labels = pd.concat(
         pd.DataFrame({"field": field, "x_px": yx[:labelled, 1], "y_px": yx[:labelled, 0]})
@@ -374,8 +380,7 @@ def test_no_rescorer_without_clutter_to_learn_from():
 
 def test_topaz_training_is_reproducible_for_a_seed(tmp_path):
     """Same seed, same picker, bit for bit (Topaz seeds parts of its sampling from the OS)."""
-    log = tmp_path / "topaz.log"
-    images, _, labels = _topaz_fields(tmp_path, 2, log, shape=(192, 192), count=8, labelled=8)
+    images, _, labels = _topaz_fields(tmp_path, 2, shape=(192, 192), count=8, labelled=8)
     models = [
         picking.train_picker(
             images,
@@ -387,14 +392,13 @@ def test_topaz_training_is_reproducible_for_a_seed(tmp_path):
             epoch_size=3,
             seed=7,
             threads=1,
-            log_path=log,
         )
         for run in range(2)
     ]
     assert models[0].read_bytes() == models[1].read_bytes()
 
 
-def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
+def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path, caplog):
     """Train on 2 small fields with 6 labelled spots each; most of the 30 spots are found.
 
     As in the pipeline: negated fields, pretrained start, the threshold of best F1 on the
@@ -403,8 +407,8 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
     factor = 2
     radius_px = picking.label_radius_px(400.0, 45.0, factor)
     suppression_px = picking.suppression_radius_px(400.0, 45.0, factor)
-    log = tmp_path / "topaz.log"
-    images, truths, labels = _topaz_fields(tmp_path, factor, log)
+    caplog.set_level(logging.INFO)
+    images, truths, labels = _topaz_fields(tmp_path, factor)
     model = picking.train_picker(
         images,
         picking.labels_to_targets(labels, factor),
@@ -416,12 +420,11 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
         minibatch_size=64,
         seed=0,
         threads=1,
-        log_path=log,
     )
     assert model.name == "model_epoch4.sav"
     picks = {
         field: picking.extract_picks(
-            model, image, factor, radius_px=suppression_px, threshold=-50.0, log_path=log
+            model, image, factor, radius_px=suppression_px, threshold=-50.0
         )
         for field, image in images.items()
     }
@@ -433,13 +436,12 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
     for rank in (0, 4, 9):
         threshold = float(everything["score"].iloc[rank])
         above = picking.extract_picks(
-            model, images["field 1"], factor, radius_px=suppression_px, threshold=threshold,
-            log_path=log,
-        )  # fmt: skip
+            model, images["field 1"], factor, radius_px=suppression_px, threshold=threshold
+        )
         expected = everything[everything["score"] >= threshold].reset_index(drop=True)
         assert len(above) == len(expected) >= rank + 1
         pd.testing.assert_frame_equal(above, expected)
-    command = [line for line in log.read_text().splitlines() if line.startswith("$ ")][-1]
+    command = [message for message in caplog.messages if message.startswith("$ ")][-1]
     assert f" -t {threshold - picking.EXTRACT_MARGIN!r} " in command
     assert f" -p {picking.SCORE_PATCH_PX} " in command
     images_px = {field: -picking.read_mrc(tmp_path / "mrc" / f"{field}.mrc") for field in images}
@@ -452,7 +454,7 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
     kept = picks["field 1"][picks["field 1"]["score"] >= threshold][["y_px", "x_px"]]
     assert picking.match_picks(kept.to_numpy(), truths["field 1"], 4.0)["f1"] >= 0.75
     none = picking.extract_picks(
-        model, images["field 1"], factor, radius_px=suppression_px, threshold=1e6, log_path=log
+        model, images["field 1"], factor, radius_px=suppression_px, threshold=1e6
     )
     assert none.empty and list(none.columns) == picking.PICK_COLUMNS
     assert picking.refine_centres(images_px["field 1"], none, 4.0).empty
@@ -461,16 +463,24 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path):
     # a picker trained at another picking pixel size stops, naming both sizes
     tiff = tmp_path / "field 1.tif"
     io.write_tiff(tiff, images_px["field 1"], 45.0)
-    settings = {"centriole_diameter_nm": 400.0, "min_distance_nm": 300.0, "threshold": "auto"}
+    settings = Picking(
+        pixel_nm=45.0, centriole_diameter_nm=400.0, expected_per_field=30,
+        saturate_percentile=99.9, gmm_sample=100, epochs=4, epoch_size=25, rescore=True,
+        threshold="auto", min_distance_nm=300.0, seed=0, model={},
+    )  # fmt: skip
     for trained_nm in (90.0, 45.0):
         io.write_json(
             tmp_path / "threshold.json", {"threshold": 1e6, "picking_pixel_nm": trained_nm}
         )
-        args = (model, tmp_path / "threshold.json", images["field 1"], tiff, factor, 45.0)
+        stage = partial(
+            pick_centrioles, model=model, threshold=tmp_path / "threshold.json",
+            image=images["field 1"], field=tiff, factor=factor, pixel_nm=45.0, settings=settings,
+            reading=Reading(channel=None, z_stack="max"),
+        )  # fmt: skip
         if trained_nm == 45.0:
             with pytest.raises(ValueError, match="trained on fields of 45 nm.* picked at 90 nm"):
-                pipeline.pick_centrioles(*args, settings, tmp_path / "x.tsv", tmp_path / "x.log")
+                stage(output=tmp_path / "x.tsv", log=tmp_path / "x.log")
             continue
-        pipeline.pick_centrioles(*args, settings, tmp_path / "picks.tsv", tmp_path / "pick.log")
+        stage(output=tmp_path / "picks.tsv", log=tmp_path / "pick.log")
         assert io.read_table(tmp_path / "picks.tsv").empty
-        assert "WARNING: no picks in" in (tmp_path / "pick.log").read_text()
+        assert "WARNING no picks in" in (tmp_path / "pick.log").read_text()

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from centriole_sr import io, pipeline
+from centriole_sr import io
 from centriole_sr.degrade import Degradation, widefield_signal
 from centriole_sr.metrics import compare
 from centriole_sr.quality import (
@@ -15,6 +15,9 @@ from centriole_sr.quality import (
     domain_gap,
     radial_power_spectrum,
 )
+from centriole_sr.scoring import FIELD_COLUMNS
+from centriole_sr.settings import Reading
+from centriole_sr.stages.evaluation import evaluate_field
 
 RNG_SEED = 0
 
@@ -105,20 +108,22 @@ def test_field_without_picks_or_reference_is_scored_without_crashing(tmp_path):
     io.write_tiff(tmp_path / "restored.tif", truth.astype(np.float32), 45.0)
     io.write_table(tmp_path / "picks.tsv", pd.DataFrame(columns=["y_px", "x_px", "score"]))
     io.write_json(
-        tmp_path / "sigma.json", {"scale": 2, "sigma_degradation_confocal_px": 1.0,
+        tmp_path / "model.json", {"scale": 2, "sigma_degradation_confocal_px": 1.0,
                                   "confocal_pixel_nm": 45.0, "haze_fraction": 0.3,
                                   "haze_sigma_nm": 450.0, "peak_photons": 100,
                                   "read_noise_photons": 2.0}
     )  # fmt: skip
     io.write_json(tmp_path / "rl.json", {"iterations": 2})
-    pipeline.evaluate_field(
-        tmp_path / "wf.tif", tmp_path / "restored.tif", tmp_path / "picks.tsv",
-        tmp_path / "sigma.json", tmp_path / "rl.json", 5.0, 90.0, 45.0,
-        "field00", tmp_path / "table.csv", tmp_path / "gallery.png", tmp_path / "maps.png",
-        log_path=tmp_path / "log.txt",
+    evaluate_field(
+        widefield=tmp_path / "wf.tif", restored=tmp_path / "restored.tif",
+        picks=tmp_path / "picks.tsv", model=tmp_path / "model.json",
+        rl_iterations=tmp_path / "rl.json", field="field00", widefield_pixel_nm=90.0,
+        confocal_pixel_nm=45.0, consistency_threshold_sigma=5.0,
+        reading=Reading(channel=None, z_stack="max"), table=tmp_path / "table.csv",
+        gallery=tmp_path / "gallery.png", maps=tmp_path / "maps.png", log=tmp_path / "log.txt",
     )  # fmt: skip
     table = pd.read_csv(tmp_path / "table.csv")
-    assert list(table.columns) == pipeline.FIELD_COLUMNS
+    assert list(table.columns) == FIELD_COLUMNS
     assert list(table["method"]) == [
         "widefield_input", "bicubic", "richardson_lucy", "wiener", "network"
     ]  # fmt: skip

@@ -239,7 +239,7 @@ def test_optics_change_reruns_degradation_training_restoration_not_picking(acqui
         {
             # the bead fits start from the optics' PSF width
             **{("fit_beads", f"modality={modality}"): 1 for modality in ("confocal", "widefield")},
-            ("psf_sigma", ""): 1,
+            ("degradation_model", ""): 1,
             ("degradation_examples", ""): 1,
             ("domain_gap", ""): 1,
             **{("degrade_patches", f"field={field}"): 1 for field in FIELDS},

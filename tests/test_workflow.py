@@ -1,7 +1,9 @@
 """The whole DAG on the tiny config, then the job sets Snakemake plans after changes."""
 
+import os
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,6 +11,7 @@ import pytest
 import tifffile
 import yaml
 
+import centriole_sr
 from centriole_sr import io, picking
 
 from .conftest import copy_workflow, new_widefield_field_jobs, planned_jobs, snakemake
@@ -179,19 +182,25 @@ def test_bad_config_stops_naming_the_key(demo_run, setting, expected):
 
 
 def test_restored_field_can_keep_the_input_type_and_intensity_scale(demo_run, tmp_path):
-    from centriole_sr import io, pipeline
+    from centriole_sr import io
+    from centriole_sr.settings import Reading, Restoration
+    from centriole_sr.stages.restoration import restore_field
 
     photons, _ = io.read_field(demo_run / "results/demo/widefield/field00.tif")
     camera = np.clip(np.rint(4 * photons + 100), 0, 65535).astype(np.uint16)
     field = tmp_path / "field00 (camera counts).tif"
     io.write_tiff(field, camera, 90.0)
-    model = [demo_run / "results/model/weights.pt", demo_run / "results/model/card.json"]
+    model = demo_run / "results/model"
     restoration = {"tile_px": 96, "batch_size": 4, "device": "cpu"}
     outputs = {}
     for output_dtype in ("float32", "input"):
         outputs[output_dtype] = tmp_path / f"restored {output_dtype}.tif"
-        settings = {**restoration, "output_dtype": output_dtype}
-        pipeline.restore_field(field, *model, 90.0, settings, 2, outputs[output_dtype])
+        restore_field(
+            image=field, weights=model / "weights.pt", card=model / "card.json", pixel_nm=90.0,
+            settings=Restoration(**restoration, output_dtype=output_dtype),
+            reading=Reading(channel=None, z_stack="max"), threads=2,
+            restored=outputs[output_dtype],
+        )  # fmt: skip
     as_float, pixel_nm = io.read_field(outputs["float32"])
     assert io.stored_dtype(outputs["input"]) == np.uint16
     as_camera = tifffile.imread(outputs["input"])
@@ -234,3 +243,35 @@ def test_reused_picker_picks_new_fields_without_training(demo_run, tmp_path):
     reused = pd.read_csv(workdir / picks, sep="\t")
     pd.testing.assert_frame_equal(reused, pd.read_csv(demo_run / picks, sep="\t"))
     assert len(reused) > 0
+
+
+def _edited_package(tmp_path, module: str) -> dict:
+    """An environment whose centriole_sr is a copy of the package with one module edited."""
+    copy = tmp_path / "package"
+    shutil.copytree(Path(centriole_sr.__file__).parent, copy / "centriole_sr")
+    with open(copy / "centriole_sr" / module, "a") as source:
+        source.write("\n# edited\n")
+    return {**os.environ, "PYTHONPATH": str(copy)}
+
+
+def test_package_edit_reruns_exactly_the_rules_whose_stage_uses_it(demo_run, tmp_path):
+    """scoring.py serves the evaluation stage only; restore.py the restoration and evaluation
+    stages. Each edit reruns those rules' jobs and what depends on their outputs, no other."""
+    evaluation = Counter(
+        {
+            ("evaluate_picking", "modality=confocal"): 1,
+            ("evaluate_picking", "modality=widefield"): 1,
+            ("evaluate_heldout", ""): 1,
+            **{("evaluate_field", f"field=field0{i}"): 1 for i in range(3)},
+            ("summarize", ""): 1,
+            ("all", ""): 1,
+        }
+    )
+    restoration = Counter(
+        {(rule, f"field=field0{i}"): 1 for i in range(3) for rule in RESTORE_RULES[:2]}
+    )
+    unedited = {**os.environ, "PYTHONPATH": str(tmp_path / "unused")}
+    assert planned_jobs(demo_run, env=unedited) == Counter()
+    assert planned_jobs(demo_run, env=_edited_package(tmp_path / "a", "scoring.py")) == evaluation
+    edited = _edited_package(tmp_path / "b", "restore.py")
+    assert planned_jobs(demo_run, env=edited) == evaluation + restoration

@@ -69,11 +69,6 @@ def bead_images(config: dict[str, Any], modality: str) -> list[str]:
     return sorted(glob.glob(os.path.join(folder, "*.tif"))) if folder else []
 
 
-def calibrates_noise(degradation: dict[str, Any]) -> bool:
-    """Whether the noise is calibrated on widefield fields (either noise key is auto)."""
-    return "auto" in (degradation["peak_photons"], degradation["read_noise_photons"])
-
-
 def read_labels(
     path: str | os.PathLike, fields: dict[str, list[str]], *, strict: bool = True
 ) -> pd.DataFrame:

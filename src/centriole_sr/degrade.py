@@ -6,8 +6,9 @@ by integration over the coarse pixel before the noise, as a camera does).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -33,6 +34,18 @@ class Degradation:
     haze_sigma_px: float = 12.0
     peak_photons: float = 100.0
     read_noise_photons: float = 2.0
+
+    @classmethod
+    def from_model(cls, model: Mapping[str, Any]) -> Degradation:
+        """The degradation written to results/degradation/model.json (``degradation_model``)."""
+        return cls(
+            sigma_px=model["sigma_degradation_confocal_px"],
+            scale=int(model["scale"]),
+            haze_fraction=model["haze_fraction"],
+            haze_sigma_px=model["haze_sigma_nm"] / model["confocal_pixel_nm"],
+            peak_photons=model["peak_photons"],
+            read_noise_photons=model["read_noise_photons"],
+        )
 
 
 def block_mean(image: np.ndarray, scale: int) -> np.ndarray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -65,3 +67,14 @@ def load_patches(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Load the arrays saved by :func:`save_patches`."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def load_pairs(paths: Sequence[str | os.PathLike]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate the degraded pairs of several fields: (inputs, targets, field of each pair)."""
+    inputs, targets, fields = [], [], []
+    for path in paths:
+        pairs = load_patches(path)
+        inputs.append(pairs["inputs"])
+        targets.append(pairs["targets"])
+        fields += [Path(path).stem] * len(pairs["inputs"])
+    return np.concatenate(inputs), np.concatenate(targets), np.asarray(fields)

@@ -5,11 +5,13 @@ Topaz sees each field downsampled by an integer ``factor`` (Fourier cropping in
 Downsampled pixel ``k`` samples original pixel ``k * factor`` (pixel 0 on pixel 0):
 :func:`to_topaz_px` and :func:`from_topaz_px` are the one place where coordinates
 move between the two grids, and Topaz tables (x = column) are converted to and from
-(y, x) here only. Every Topaz call appends its output to a log file named by the caller.
+(y, x) here only. Every Topaz call logs its command and output through :mod:`logging`.
 """
 
 from __future__ import annotations
 
+import collections
+import logging
 import os
 import shlex
 import subprocess
@@ -30,11 +32,18 @@ from scipy.spatial.distance import cdist
 
 from centriole_sr.io import atomic_path
 from centriole_sr.patches import patch_origin_px
+from centriole_sr.settings import Picking
 
 PathLike = str | os.PathLike
+log = logging.getLogger("centriole_sr.picking")
+topaz_log = logging.getLogger("centriole_sr.topaz")
 PICK_COLUMNS = ["y_px", "x_px", "score"]
 TARGET_COLUMNS = ["image_name", "x_coord", "y_coord"]
 CURVE_COLUMNS = ["threshold", "precision", "recall", "f1"]
+
+# Topaz log-likelihood scores of real picks lie within about +-10: extraction at this
+# threshold keeps every local maximum, for calibrating the threshold on labelled fields.
+CALIBRATION_SCORE = -50.0
 
 # ``topaz preprocess --sample`` by default (picking.gmm_sample): the GMM normalisation is fitted
 # on one pixel in this many. Fitting all pixels of a 2048² field takes 40 s of CPU (12 EM fits of
@@ -145,26 +154,29 @@ def read_mrc(path: PathLike) -> np.ndarray:
         return np.array(mrc.data, dtype=np.float32)
 
 
-def run_topaz(args: Sequence[str], log_path: PathLike, *, seed: int | None = None) -> None:
-    """Run ``topaz *args`` with stdout and stderr appended to ``log_path``.
+def run_topaz(args: Sequence[str], *, seed: int | None = None) -> None:
+    """Run ``topaz *args``, logging the command and each line it prints (logger ``topaz``).
 
     With a ``seed``, Python's, NumPy's and PyTorch's generators are seeded first.
-    Raises :class:`TopazError` quoting the command and the log's last lines on failure.
+    Raises :class:`TopazError` quoting the command and its last lines of output on failure.
     """
     seed_arg = "none" if seed is None else str(int(seed))
     command = [sys.executable, "-c", _TOPAZ_LAUNCHER, args[0], seed_arg, *args[1:]]
     shown = shlex.join(["topaz", *args]) + ("" if seed is None else f"  # seeded with {seed}")
-    log_path = Path(log_path)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log:
-        log.write(f"$ {shown}\n")
-        log.flush()
-        returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
-    if returncode != 0:
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+    log.info("$ %s", shown)
+    tail: collections.deque[str] = collections.deque(maxlen=15)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip("\n")
+            tail.append(line)
+            topaz_log.info("%s", line)
+    if process.returncode != 0:
         raise TopazError(
-            f"topaz {args[0]} failed (exit {returncode}): {shown}\n"
-            f"last lines of {log_path}:\n{tail}"
+            f"topaz {args[0]} failed (exit {process.returncode}): {shown}\n"
+            "its last lines of output:\n" + "\n".join(tail)
         )
 
 
@@ -172,7 +184,6 @@ def preprocess(
     mrc_path: PathLike,
     out_dir: PathLike,
     factor: int,
-    log_path: PathLike,
     *,
     sample: int = GMM_SAMPLE,
     seed: int = 0,
@@ -199,7 +210,7 @@ def preprocess(
             source = Path(staging) / mrc_path.name
             write_mrc(source, image[:height, :width])
         args = ["preprocess", "-s", str(factor), "--sample", str(sample), "-j", "1"]
-        run_topaz([*args, "-o", str(out_dir), str(source)], log_path, seed=seed)
+        run_topaz([*args, "-o", str(out_dir), str(source)], seed=seed)
     return out_dir / f"{mrc_path.stem}.mrc"
 
 
@@ -232,7 +243,6 @@ def train_picker(
     pretrained: bool = True,
     seed: int = 0,
     threads: int = 2,
-    log_path: PathLike,
 ) -> Path:
     """Train a Topaz picker on preprocessed fields; return the last model.
 
@@ -285,10 +295,10 @@ def train_picker(
             "--save-prefix", str(out_dir / "model"),
             "-o", str(out_dir / "training_curve.tsv"),
         ]  # fmt: skip
-        run_topaz(args, log_path, seed=seed)
+        run_topaz(args, seed=seed)
     saved = sorted(out_dir.glob("model_epoch*.sav"), key=lambda p: int(p.stem.split("epoch")[-1]))
     if not saved:
-        raise TopazError(f"topaz train saved no model in {out_dir}; see {log_path}")
+        raise TopazError(f"topaz train saved no model in {out_dir}; see the log above")
     return saved[-1]
 
 
@@ -299,7 +309,6 @@ def extract_picks(
     *,
     radius_px: int,
     threshold: float,
-    log_path: PathLike,
     threads: int = 1,
 ) -> pd.DataFrame:
     """Pick one preprocessed field with ``topaz extract``; (y_px, x_px, score) in ORIGINAL pixels.
@@ -325,7 +334,7 @@ def extract_picks(
             "-o", str(output),
             str(Path(image_path).resolve()),
         ]  # fmt: skip
-        run_topaz(args, log_path)
+        run_topaz(args)
         table = pd.read_csv(output, sep="\t")
     # Topaz writes float32 scores as text: compare in float32, where the threshold came from.
     table = table[table["score"].to_numpy(np.float32) >= np.float32(threshold)]
@@ -630,3 +639,73 @@ def fit_rescorer(
         centrioles=int(labels.sum()),
         clutter=int((~labels).sum()),
     )
+
+
+def pick_field(
+    model_path: PathLike,
+    preprocessed_path: PathLike,
+    field_yx: np.ndarray,
+    factor: int,
+    pixel_nm: float,
+    settings: Picking,
+    threshold: float,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Topaz picks of one field scoring >= ``threshold`` (Topaz's score), in original pixels,
+    moved to the centroid of ``field_yx`` within a centriole radius, then those closer than
+    ``settings.min_distance_nm`` merged."""
+    picks = extract_picks(
+        model_path,
+        preprocessed_path,
+        factor,
+        radius_px=suppression_radius_px(settings.centriole_diameter_nm, pixel_nm, factor),
+        threshold=threshold,
+        threads=threads,
+    )
+    picks = refine_centres(field_yx, picks, settings.centriole_radius_px(pixel_nm))
+    return merge_duplicates(picks, settings.min_distance_nm / pixel_nm)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a picker learned on its labelled fields beyond Topaz: the rescorer (None: ranked by
+    Topaz's score), the precision-recall curve of its ranking and the curve's best point."""
+
+    rescorer: Rescorer | None
+    curve: pd.DataFrame
+    best: dict[str, float]
+
+
+def calibrate(
+    fields_yx: Sequence[np.ndarray],
+    candidates_by_field: Sequence[pd.DataFrame],
+    truth_by_field: Sequence[np.ndarray],
+    radius_px: float,
+    match_radius_px: float,
+    rescore: bool,
+) -> Calibration:
+    """Fit the rescorer (with ``rescore``) on the labelled fields' Topaz candidates, rank the
+    candidates by it, and trace the precision-recall curve against the true centres.
+
+    Without enough centrioles or clutter to fit a rescorer, a warning is logged and the
+    candidates keep Topaz's scores.
+    """
+    rescorer = None
+    if rescore:
+        rescorer = fit_rescorer(
+            fields_yx, candidates_by_field, truth_by_field, radius_px, match_radius_px
+        )
+        if rescorer is None:
+            log.warning(
+                "fewer than %d centrioles or clutter picks near them on the labelled fields: "
+                "no rescoring, the picks keep Topaz's scores",
+                MIN_EXAMPLES,
+            )
+        else:
+            log.info("%s", rescorer.describe())
+            candidates_by_field = [
+                rescorer.score(field, picks, radius_px)
+                for field, picks in zip(fields_yx, candidates_by_field, strict=True)
+            ]
+    curve = precision_recall_curve(candidates_by_field, truth_by_field, match_radius_px)
+    return Calibration(rescorer, curve, best_threshold(curve))

@@ -8,7 +8,6 @@ in nm throughout; psfmodels takes microns, converted in `computed_psf` only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -16,60 +15,13 @@ import psfmodels
 from scipy import optimize, signal, special
 
 from centriole_sr.io import InputError
+from centriole_sr.settings import Optics
+
+__all__ = ["Optics"]  # the optics section's class, where the formulas that use it live
 
 # Below this normalised pinhole radius c2 = k_em r NA the exact formula loses digits to
 # cancellation (relative error ~ 1e-16 / c2**2) while the r -> 0 limit is off by ~c2**2.
 _SMALL_PINHOLE = 1e-4
-
-
-@dataclass(frozen=True)
-class Optics:
-    """Optics of the two microscopes (the config's ``optics`` section); validated on creation."""
-
-    numerical_aperture: float = 1.4
-    refractive_index: float = 1.518  # immersion medium
-    excitation_nm: float = 488.0
-    emission_nm: float = 520.0
-    pinhole_airy_units: float = 1.0
-    confocal_pixel_nm: float = 45.0
-    widefield_pixel_nm: float = 90.0
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise InputError naming the ``optics.<key>`` that cannot be used."""
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise InputError(f"optics.{field.name} must be a finite number, got {value!r}")
-        for name in ("confocal_pixel_nm", "widefield_pixel_nm", "excitation_nm", "emission_nm"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"optics.{name} must be > 0 nm, got {getattr(self, name)}")
-        if self.numerical_aperture <= 0:
-            raise InputError(
-                f"optics.numerical_aperture must be > 0, got {self.numerical_aperture}"
-            )
-        if self.numerical_aperture >= self.refractive_index:
-            raise InputError(
-                f"optics.numerical_aperture ({self.numerical_aperture}) must be smaller than "
-                f"optics.refractive_index ({self.refractive_index})"
-            )
-        if self.pinhole_airy_units < 0:
-            raise InputError(
-                f"optics.pinhole_airy_units must be >= 0, got {self.pinhole_airy_units}"
-            )
-        ratio = self.widefield_pixel_nm / self.confocal_pixel_nm
-        if ratio < 1 - 1e-6 or abs(ratio - round(ratio)) > 1e-6:
-            raise InputError(
-                f"optics.widefield_pixel_nm / optics.confocal_pixel_nm = {ratio:.4g} must be a "
-                "whole number >= 1; choose pixel sizes with an integer ratio"
-            )
-
-    @property
-    def scale(self) -> int:
-        """Widefield pixel size / confocal pixel size (an integer >= 1)."""
-        return round(self.widefield_pixel_nm / self.confocal_pixel_nm)
 
 
 def airy_unit_nm(emission_nm: float, numerical_aperture: float) -> float:

@@ -2,21 +2,23 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from centriole_sr import stages
 from centriole_sr.config import bead_images as configured_bead_images
 from centriole_sr.config import (
     bead_modalities,
-    calibrates_noise,
     check_config,
     check_labels_inside,
     labelled_fields_by_modality,
 )
 from centriole_sr.picking import downsample_factor
+from centriole_sr.settings import Settings
 
 min_version("9.0")
 
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
+SETTINGS = Settings.from_config(config)
 
 MODALITIES = ["confocal", "widefield"]
 DEMO = config["demo"]["enabled"]
@@ -76,6 +78,12 @@ def settings(section):
     return dict(sorted(config[section].items()))
 
 
+def fingerprint(stage):
+    """A digest of the package modules the stage runs, for params: editing one of them reruns
+    exactly the rules of the stages that use it."""
+    return stages.fingerprint(stage)
+
+
 def image_reading():
     """How an input TIFF becomes a 2D field (inputs.channel, inputs.z_stack), for params."""
     return {key: config["inputs"][key] for key in ("channel", "z_stack")}
@@ -118,16 +126,16 @@ def bead_images(wildcards):
 
 
 def degradation_inputs(wildcards):
-    """What sigma.json is made from: the bead tables of the modalities measured on beads and,
+    """What the degradation model is made from: the bead tables of the modalities measured on beads and,
     for noise calibrated on data, the labelled widefield fields with their patches and the
     labelled confocal fields' patches (all fields of a modality none of whose fields are
     labelled). Only labelled fields: a new acquisition does not change the degradation.
     """
     inputs = {
-        f"beads_{modality}": f"results/psf/beads/{modality}.tsv"
+        f"beads_{modality}": f"results/degradation/beads/{modality}.tsv"
         for modality in bead_modalities(config)
     }
-    if calibrates_noise(config["degradation"]):
+    if SETTINGS.degradation.calibrates_noise:
         fields = {m: LABELLED[m] or FIELDS[m] for m in MODALITIES}
         inputs["calibration_fields"] = [
             os.path.join(IMAGE_FOLDER["widefield"], f"{field}.tif")
@@ -183,14 +191,17 @@ def all_outputs():
     figures. Listing the model keeps a deleted or failed model from passing as up to date.
     """
     outputs = [f"results/picks/{m}/{f}.tsv" for m in MODALITIES for f in FIELDS[m]]
-    outputs += ["results/psf/sigma.json"]
+    outputs += ["results/degradation/model.json"]
     outputs += expand(
         "results/model/{name}", name=["weights.pt", "card.json", "history.tsv"]
     )
     outputs += expand("results/restored/{field}.tif", field=FIELDS["widefield"])
     outputs += expand("results/restored_patches/{field}.tif", field=FIELDS["widefield"])
     outputs += ["results/evaluation/heldout.csv", "results/evaluation/summary.csv"]
-    outputs += ["results/degraded/examples.png", "results/domain_gap/gap.json"]
+    outputs += [
+        "results/degradation/examples.png",
+        "results/degradation/domain_gap.json",
+    ]
     if has_truth():
         outputs += expand(
             "results/evaluation/picking_{modality}.csv", modality=MODALITIES

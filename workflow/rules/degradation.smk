@@ -6,19 +6,19 @@ rule fit_beads:
         images=bead_images,
     output:
         table=report(
-            "results/psf/beads/{modality}.tsv",
+            "results/degradation/beads/{modality}.tsv",
             caption="../report/beads.rst",
             category="2. Degradation",
             labels={"table": "beads", "modality": "{modality}"},
         ),
         figure=report(
-            "results/psf/beads/{modality}.png",
+            "results/degradation/beads/{modality}.png",
             caption="../report/beads.rst",
             category="2. Degradation",
             labels={"figure": "beads", "modality": "{modality}"},
         ),
     log:
-        "logs/psf/beads/{modality}.log",
+        "logs/degradation/beads/{modality}.log",
     conda:
         "../../envs/base.yaml"
     resources:
@@ -26,21 +26,22 @@ rule fit_beads:
         runtime=10,
     params:
         optics=settings("optics"),
+        package=fingerprint("degradation"),
     script:
         "../scripts/fit_beads.py"
 
 
-rule psf_sigma:
+rule degradation_model:
     input:
         unpack(degradation_inputs),
     output:
-        sigma=report(
-            "results/psf/sigma.json",
-            caption="../report/sigma.rst",
+        model=report(
+            "results/degradation/model.json",
+            caption="../report/degradation_model.rst",
             category="2. Degradation",
         ),
     log:
-        "logs/psf/sigma.log",
+        "logs/degradation/model.log",
     conda:
         "../../envs/base.yaml"
     resources:
@@ -48,27 +49,24 @@ rule psf_sigma:
         runtime=10,
     params:
         optics=settings("optics"),
-        degradation={
-            key: value
-            for key, value in settings("degradation").items()
-            if key not in ("beads", "seed")
-        },
-        beads=bead_modalities(config),
+        degradation=settings("degradation"),
+        bead_modalities=bead_modalities(config),
         reading=image_reading(),
+        package=fingerprint("degradation"),
     script:
-        "../scripts/psf_sigma.py"
+        "../scripts/degradation_model.py"
 
 
 rule degrade_patches:
     input:
         patches="results/patches/confocal/{field}.npz",
-        sigma="results/psf/sigma.json",
+        model="results/degradation/model.json",
     output:
-        pairs="results/degraded/{field}.npz",
+        pairs="results/degradation/pairs/{field}.npz",
     log:
-        "logs/degraded/{field}.log",
+        "logs/degradation/pairs/{field}.log",
     benchmark:
-        "benchmarks/degraded/{field}.tsv"
+        "logs/benchmarks/degradation/pairs/{field}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:
@@ -76,52 +74,55 @@ rule degrade_patches:
         runtime=5,
     params:
         seed=config["degradation"]["seed"],
+        package=fingerprint("degradation"),
     script:
         "../scripts/degrade_patches.py"
 
 
 rule degradation_examples:
     input:
-        pairs=f"results/degraded/{FIELDS['confocal'][0]}.npz",
+        pairs=f"results/degradation/pairs/{FIELDS['confocal'][0]}.npz",
         widefield=f"results/patches/widefield/{FIELDS['widefield'][0]}.npz",
     output:
         figure=report(
-            "results/degraded/examples.png",
+            "results/degradation/examples.png",
             caption="../report/degradation.rst",
             category="2. Degradation",
         ),
     log:
-        "logs/degraded/examples.log",
+        "logs/degradation/examples.log",
     conda:
         "../../envs/base.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        package=fingerprint("degradation"),
     script:
         "../scripts/degradation_examples.py"
 
 
 rule domain_gap:
     input:
-        pairs=expand("results/degraded/{field}.npz", field=FIELDS["confocal"]),
+        pairs=expand("results/degradation/pairs/{field}.npz", field=FIELDS["confocal"]),
         widefield=expand(
             "results/patches/widefield/{field}.npz", field=FIELDS["widefield"]
         ),
     output:
         gap=report(
-            "results/domain_gap/gap.json",
+            "results/degradation/domain_gap.json",
             caption="../report/domain_gap.rst",
             category="2. Degradation",
             labels={"table": "domain gap"},
         ),
         figure=report(
-            "results/domain_gap/spectra.png",
+            "results/degradation/domain_gap.png",
             caption="../report/domain_gap.rst",
             category="2. Degradation",
             labels={"figure": "domain gap"},
         ),
     log:
-        "logs/domain_gap/domain_gap.log",
+        "logs/degradation/domain_gap.log",
     conda:
         "../../envs/base.yaml"
     resources:
@@ -129,5 +130,6 @@ rule domain_gap:
         runtime=5,
     params:
         widefield_pixel_nm=PIXEL_NM["widefield"],
+        package=fingerprint("degradation"),
     script:
         "../scripts/domain_gap.py"

@@ -12,23 +12,20 @@ rule simulate_demo:
     log:
         "logs/demo/simulate/{field}.log",
     benchmark:
-        "benchmarks/demo/simulate/{field}.tsv"
+        "logs/benchmarks/demo/simulate/{field}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:
         mem_mb=4000,
         runtime=15,
     params:
-        demo={
+        sample={
             key: config["demo"][key]
-            for key in (
-                "seed",
-                "field_size_px",
-                "centrioles_per_field",
-                "clutter_per_field",
-            )
+            for key in ("field_size_px", "centrioles_per_field", "clutter_per_field")
         },
+        seed=config["demo"]["seed"],
         optics=settings("optics"),
+        package=fingerprint("demo"),
     script:
         "../scripts/simulate_demo.py"
 
@@ -52,6 +49,7 @@ rule demo_labels:
         labels_per_field=config["demo"]["labels_per_field"],
         seed=config["demo"]["seed"],
         optics=settings("optics"),
+        package=fingerprint("demo"),
     script:
         "../scripts/demo_labels.py"
 
@@ -69,5 +67,6 @@ rule simulate_beads:
     params:
         seed=config["demo"]["seed"],
         optics=settings("optics"),
+        package=fingerprint("demo"),
     script:
         "../scripts/simulate_beads.py"

@@ -38,7 +38,7 @@ rule evaluate_picking:
     log:
         "logs/evaluation/picking_{modality}.log",
     benchmark:
-        "benchmarks/evaluation/picking/{modality}.tsv"
+        "logs/benchmarks/evaluation/picking/{modality}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:
@@ -55,6 +55,7 @@ rule evaluate_picking:
         / PIXEL_NM[wildcards.modality],
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
         reading=image_reading(),
+        package=fingerprint("evaluation"),
     script:
         "../scripts/evaluate_picking.py"
 
@@ -62,10 +63,10 @@ rule evaluate_picking:
 rule evaluate_heldout:
     input:
         unpack(noise_free_confocal),
-        pairs=expand("results/degraded/{field}.npz", field=FIELDS["confocal"]),
+        pairs=expand("results/degradation/pairs/{field}.npz", field=FIELDS["confocal"]),
         weights="results/model/weights.pt",
         card="results/model/card.json",
-        sigma="results/psf/sigma.json",
+        model="results/degradation/model.json",
     output:
         table=report(
             "results/evaluation/heldout.csv",
@@ -77,7 +78,7 @@ rule evaluate_heldout:
     log:
         "logs/evaluation/heldout.log",
     benchmark:
-        "benchmarks/evaluation/heldout/heldout.tsv"
+        "logs/benchmarks/evaluation/heldout/heldout.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -86,6 +87,7 @@ rule evaluate_heldout:
         runtime=20,
     params:
         rl_iterations=config["evaluation"]["rl_iterations"],
+        package=fingerprint("evaluation"),
     script:
         "../scripts/evaluate_heldout.py"
 
@@ -96,7 +98,7 @@ rule evaluate_field:
         widefield=widefield_image,
         restored="results/restored/{field}.tif",
         picks="results/picks/widefield/{field}.tsv",
-        sigma="results/psf/sigma.json",
+        model="results/degradation/model.json",
         rl_iterations="results/evaluation/rl_iterations.json",
     output:
         table=report(
@@ -120,7 +122,7 @@ rule evaluate_field:
     log:
         "logs/evaluation/fields/{field}.log",
     benchmark:
-        "benchmarks/evaluation/fields/{field}.tsv"
+        "logs/benchmarks/evaluation/fields/{field}.tsv"
     conda:
         "../../envs/base.yaml"
     threads: 2
@@ -132,6 +134,7 @@ rule evaluate_field:
         widefield_pixel_nm=PIXEL_NM["widefield"],
         confocal_pixel_nm=PIXEL_NM["confocal"],
         reading=image_reading(),
+        package=fingerprint("evaluation"),
     script:
         "../scripts/evaluate_field.py"
 
@@ -163,5 +166,7 @@ rule summarize:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        package=fingerprint("evaluation"),
     script:
         "../scripts/summarize.py"

@@ -10,7 +10,7 @@ rule extract_patches:
     log:
         "logs/patches/{modality}/{field}.log",
     benchmark:
-        "benchmarks/patches/{modality}/{field}.tsv"
+        "logs/benchmarks/patches/{modality}/{field}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:
@@ -21,5 +21,6 @@ rule extract_patches:
         border=config["patches"]["border"],
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
         reading=image_reading(),
+        package=fingerprint("patches"),
     script:
         "../scripts/extract_patches.py"

@@ -9,7 +9,7 @@ rule convert_to_mrc:
     log:
         "logs/picking/convert/{modality}/{field}.log",
     benchmark:
-        "benchmarks/picking/convert/{modality}/{field}.tsv"
+        "logs/benchmarks/picking/convert/{modality}/{field}.tsv"
     conda:
         "../../envs/base.yaml"
     resources:
@@ -19,6 +19,7 @@ rule convert_to_mrc:
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
         saturate_percentile=config["picking"]["saturate_percentile"],
         reading=image_reading(),
+        package=fingerprint("picking"),
     script:
         "../scripts/convert_to_mrc.py"
 
@@ -31,7 +32,7 @@ rule preprocess_for_topaz:
     log:
         "logs/picking/preprocess/{modality}/{field}.log",
     benchmark:
-        "benchmarks/picking/preprocess/{modality}/{field}.tsv"
+        "logs/benchmarks/picking/preprocess/{modality}/{field}.tsv"
     conda:
         "../../envs/topaz.yaml"
     resources:
@@ -41,6 +42,7 @@ rule preprocess_for_topaz:
         factor=picking_factor,
         gmm_sample=config["picking"]["gmm_sample"],
         seed=config["picking"]["seed"],
+        package=fingerprint("picking"),
     script:
         "../scripts/preprocess_for_topaz.py"
 
@@ -70,7 +72,7 @@ rule train_picker:
     log:
         "logs/picking/train/{modality}.log",
     benchmark:
-        "benchmarks/picking/train/{modality}.tsv"
+        "logs/benchmarks/picking/train/{modality}.tsv"
     conda:
         "../../envs/topaz.yaml"
     threads: 2
@@ -84,6 +86,7 @@ rule train_picker:
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
         match_radius_nm=config["evaluation"]["match_radius_nm"],
         reading=image_reading(),
+        package=fingerprint("picking"),
     script:
         "../scripts/train_picker.py"
 
@@ -98,7 +101,7 @@ rule pick_centrioles:
     log:
         "logs/picking/extract/{modality}/{field}.log",
     benchmark:
-        "benchmarks/picking/extract/{modality}/{field}.tsv"
+        "logs/benchmarks/picking/extract/{modality}/{field}.tsv"
     conda:
         "../../envs/topaz.yaml"
     threads: 2
@@ -110,5 +113,6 @@ rule pick_centrioles:
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],
         picking=settings("picking"),
         reading=image_reading(),
+        package=fingerprint("picking"),
     script:
         "../scripts/pick_centrioles.py"

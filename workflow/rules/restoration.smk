@@ -11,7 +11,7 @@ rule restore_field:
     log:
         "logs/restored/{field}.log",
     benchmark:
-        "benchmarks/restored/{field}.tsv"
+        "logs/benchmarks/restored/{field}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -23,6 +23,7 @@ rule restore_field:
         restoration=settings("restoration"),
         pixel_nm=PIXEL_NM["widefield"],
         reading=image_reading(),
+        package=fingerprint("restoration"),
     script:
         "../scripts/restore_field.py"
 
@@ -37,7 +38,7 @@ rule restore_patches:
     log:
         "logs/restored_patches/{field}.log",
     benchmark:
-        "benchmarks/restored_patches/{field}.tsv"
+        "logs/benchmarks/restored_patches/{field}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -45,5 +46,6 @@ rule restore_patches:
         runtime=10,
     params:
         pixel_nm=PIXEL_NM["confocal"],
+        package=fingerprint("restoration"),
     script:
         "../scripts/restore_patches.py"

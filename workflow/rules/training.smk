@@ -3,8 +3,8 @@
 
 rule train_model:
     input:
-        pairs=expand("results/degraded/{field}.npz", field=FIELDS["confocal"]),
-        sigma="results/psf/sigma.json",
+        pairs=expand("results/degradation/pairs/{field}.npz", field=FIELDS["confocal"]),
+        model="results/degradation/model.json",
     output:
         weights="results/model/weights.pt",
         card="results/model/card.json",
@@ -12,7 +12,7 @@ rule train_model:
     log:
         "logs/model/train.log",
     benchmark:
-        "benchmarks/model/train.tsv"
+        "logs/benchmarks/model/train.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 4
@@ -24,5 +24,6 @@ rule train_model:
         training=settings("training"),
         optics=settings("optics"),
         checkpoint="results/model/resume/checkpoint.pt",
+        package=fingerprint("training"),
     script:
         "../scripts/train_model.py"

@@ -1,16 +1,13 @@
-"""Convert one field to float32 MRC for Topaz."""
+"""One field, checked, saturated and negated, as MRC for Topaz."""
 
-import sys
+from centriole_sr.settings import Reading
+from centriole_sr.stages.picking import convert_to_mrc
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.convert_to_mrc(
-    snakemake.input.image,
-    snakemake.params.pixel_nm,
-    snakemake.params.saturate_percentile,
-    snakemake.output.mrc,
-    snakemake.log[0],
-    reading=snakemake.params.reading,
+convert_to_mrc(
+    image=snakemake.input.image,
+    pixel_nm=snakemake.params.pixel_nm,
+    saturate_percentile=snakemake.params.saturate_percentile,
+    reading=Reading.from_dict(snakemake.params.reading),
+    output=snakemake.output.mrc,
+    log=snakemake.log[0],
 )

@@ -1,11 +1,10 @@
-"""Draw degraded confocal patches beside real widefield patches."""
+"""Degraded confocal patches beside real widefield patches."""
 
-import sys
+from centriole_sr.stages.degradation import degradation_examples
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.degradation_examples(
-    snakemake.input.pairs, snakemake.input.widefield, snakemake.output.figure, snakemake.log[0]
+degradation_examples(
+    pairs=snakemake.input.pairs,
+    widefield=snakemake.input.widefield,
+    figure=snakemake.output.figure,
+    log=snakemake.log[0],
 )

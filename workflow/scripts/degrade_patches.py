@@ -1,16 +1,12 @@
-"""Degrade the confocal patches of one field into training pairs."""
+"""Degraded training pairs from one field's confocal patches."""
 
-import sys
+from centriole_sr.stages.degradation import degrade_patches
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.degrade_field_patches(
-    snakemake.input.patches,
-    snakemake.input.sigma,
-    snakemake.params.seed,
-    snakemake.wildcards.field,
-    snakemake.output.pairs,
-    snakemake.log[0],
+degrade_patches(
+    patches=snakemake.input.patches,
+    model=snakemake.input.model,
+    seed=snakemake.params.seed,
+    field=snakemake.wildcards.field,
+    pairs=snakemake.output.pairs,
+    log=snakemake.log[0],
 )

@@ -1,16 +1,13 @@
-"""Write the demo's sparse labels table."""
+"""A few clicked centres per labelled demo field."""
 
-import sys
+from centriole_sr.settings import Optics
+from centriole_sr.stages.demo import demo_labels
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.demo_labels(
-    snakemake.input.centres,
-    snakemake.params.labels_per_field,
-    snakemake.params.seed,
-    snakemake.params.optics,
-    snakemake.output.labels,
-    snakemake.log[0],
+demo_labels(
+    centres=snakemake.input.centres,
+    labels_per_field=snakemake.params.labels_per_field,
+    seed=snakemake.params.seed,
+    optics=Optics(**snakemake.params.optics),
+    output=snakemake.output.labels,
+    log=snakemake.log[0],
 )

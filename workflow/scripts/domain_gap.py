@@ -1,16 +1,12 @@
-"""Measure how far degraded confocal patches are from real widefield patches."""
+"""Degraded confocal patches against real widefield patches: the domain gap."""
 
-import sys
+from centriole_sr.stages.degradation import domain_gap
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.domain_gap(
-    snakemake.input.pairs,
-    snakemake.input.widefield,
-    snakemake.params.widefield_pixel_nm,
-    snakemake.output.gap,
-    snakemake.output.figure,
-    snakemake.log[0],
+domain_gap(
+    pairs=snakemake.input.pairs,
+    widefield=snakemake.input.widefield,
+    widefield_pixel_nm=snakemake.params.widefield_pixel_nm,
+    gap=snakemake.output.gap,
+    figure=snakemake.output.figure,
+    log=snakemake.log[0],
 )

@@ -1,26 +1,23 @@
-"""Evaluate one restored widefield field and draw its gallery."""
+"""Score and draw one widefield field's restorations."""
 
-import sys
+from centriole_sr.settings import Reading
+from centriole_sr.stages.evaluation import evaluate_field
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.evaluate_field(
-    snakemake.input.widefield,
-    snakemake.input.restored,
-    snakemake.input.picks,
-    snakemake.input.sigma,
-    snakemake.input.rl_iterations,
-    snakemake.params.consistency_threshold_sigma,
-    snakemake.params.widefield_pixel_nm,
-    snakemake.params.confocal_pixel_nm,
-    snakemake.wildcards.field,
-    snakemake.output.table,
-    snakemake.output.gallery,
-    snakemake.output.maps,
-    reference_path=snakemake.input.get("reference"),
-    confocal_path=snakemake.input.get("confocal"),
-    log_path=snakemake.log[0],
-    reading=snakemake.params.reading,
+evaluate_field(
+    widefield=snakemake.input.widefield,
+    restored=snakemake.input.restored,
+    picks=snakemake.input.picks,
+    model=snakemake.input.model,
+    rl_iterations=snakemake.input.rl_iterations,
+    field=snakemake.wildcards.field,
+    widefield_pixel_nm=snakemake.params.widefield_pixel_nm,
+    confocal_pixel_nm=snakemake.params.confocal_pixel_nm,
+    consistency_threshold_sigma=snakemake.params.consistency_threshold_sigma,
+    reading=Reading.from_dict(snakemake.params.reading),
+    reference=snakemake.input.get("reference"),
+    confocal=snakemake.input.get("confocal"),
+    table=snakemake.output.table,
+    gallery=snakemake.output.gallery,
+    maps=snakemake.output.maps,
+    log=snakemake.log[0],
 )

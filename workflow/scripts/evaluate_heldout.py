@@ -1,20 +1,16 @@
-"""Network and baselines on the held-out degraded pairs."""
+"""The network and the baselines on held-out degraded pairs."""
 
-import sys
+from centriole_sr.stages.evaluation import evaluate_heldout
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.evaluate_heldout(
-    snakemake.input.pairs,
-    snakemake.input.weights,
-    snakemake.input.card,
-    snakemake.input.sigma,
-    snakemake.params.rl_iterations,
-    snakemake.output.table,
-    snakemake.output.rl_iterations,
-    snakemake.log[0],
-    clean_paths=snakemake.input.get("clean", []),
-    patch_paths=snakemake.input.get("patches", []),
+evaluate_heldout(
+    pairs=snakemake.input.pairs,
+    weights=snakemake.input.weights,
+    card=snakemake.input.card,
+    model=snakemake.input.model,
+    rl_candidates=snakemake.params.rl_iterations,
+    clean=snakemake.input.get("clean", []),
+    patches=snakemake.input.get("patches", []),
+    table=snakemake.output.table,
+    rl_iterations=snakemake.output.rl_iterations,
+    log=snakemake.log[0],
 )

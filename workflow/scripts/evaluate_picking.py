@@ -1,23 +1,20 @@
-"""Score the picks of one modality against ground truth."""
+"""Picking precision, recall and F1 against ground truth."""
 
-import sys
+from centriole_sr.settings import Reading
+from centriole_sr.stages.evaluation import evaluate_picking
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.evaluate_picking(
-    snakemake.input.picks,
-    snakemake.input.truth,
-    snakemake.params.fields,
-    snakemake.input.images[0],
-    snakemake.params.match_radius_px,
-    snakemake.params.pixel_nm,
-    snakemake.output.table,
-    snakemake.output.figure,
-    snakemake.log[0],
-    reading=snakemake.params.reading,
+evaluate_picking(
+    picks=snakemake.input.picks,
+    truth=snakemake.input.truth,
+    fields=snakemake.params.fields,
+    image=snakemake.input.images[0],
+    match_radius_px=snakemake.params.match_radius_px,
+    pixel_nm=snakemake.params.pixel_nm,
+    reading=Reading.from_dict(snakemake.params.reading),
     labelled=snakemake.params.labelled,
-    threshold_path=snakemake.input.threshold,
-    curve_output=snakemake.output.curve,
+    threshold=snakemake.input.threshold,
+    table=snakemake.output.table,
+    figure=snakemake.output.figure,
+    curve=snakemake.output.curve,
+    log=snakemake.log[0],
 )

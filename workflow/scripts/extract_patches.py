@@ -1,18 +1,15 @@
 """Crop patches around the picks of one field."""
 
-import sys
+from centriole_sr.settings import Reading
+from centriole_sr.stages.patches import extract_patches
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.extract_field_patches(
-    snakemake.input.image,
-    snakemake.input.picks,
-    snakemake.params.size_px,
-    snakemake.params.border,
-    snakemake.params.pixel_nm,
-    snakemake.output.patches,
-    snakemake.log[0],
-    reading=snakemake.params.reading,
+extract_patches(
+    image=snakemake.input.image,
+    picks=snakemake.input.picks,
+    size_px=snakemake.params.size_px,
+    border=snakemake.params.border,
+    pixel_nm=snakemake.params.pixel_nm,
+    reading=Reading.from_dict(snakemake.params.reading),
+    output=snakemake.output.patches,
+    log=snakemake.log[0],
 )

@@ -1,16 +1,13 @@
-"""Fit the beads of one microscope's bead images."""
+"""Fit the beads of one modality's bead images."""
 
-import sys
+from centriole_sr.settings import Optics
+from centriole_sr.stages.degradation import fit_beads
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.fit_bead_images(
-    snakemake.input.images,
-    snakemake.wildcards.modality,
-    snakemake.params.optics,
-    snakemake.output.table,
-    snakemake.output.figure,
-    snakemake.log[0],
+fit_beads(
+    images=snakemake.input.images,
+    modality=snakemake.wildcards.modality,
+    optics=Optics(**snakemake.params.optics),
+    table=snakemake.output.table,
+    figure=snakemake.output.figure,
+    log=snakemake.log[0],
 )

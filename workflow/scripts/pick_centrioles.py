@@ -1,21 +1,18 @@
-"""Pick the centrioles of one field with the trained Topaz picker."""
+"""Pick the centrioles of one field."""
 
-import sys
+from centriole_sr.settings import Picking, Reading
+from centriole_sr.stages.picking import pick_centrioles
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.pick_centrioles(
-    snakemake.input.model,
-    snakemake.input.threshold,
-    snakemake.input.image,
-    snakemake.input.field,
-    snakemake.params.factor,
-    snakemake.params.pixel_nm,
-    snakemake.params.picking,
-    snakemake.output.picks,
-    snakemake.log[0],
-    reading=snakemake.params.reading,
+pick_centrioles(
+    model=snakemake.input.model,
+    threshold=snakemake.input.threshold,
+    image=snakemake.input.image,
+    field=snakemake.input.field,
+    factor=snakemake.params.factor,
+    pixel_nm=snakemake.params.pixel_nm,
+    settings=Picking.from_dict(snakemake.params.picking),
+    reading=Reading.from_dict(snakemake.params.reading),
     threads=snakemake.threads,
+    output=snakemake.output.picks,
+    log=snakemake.log[0],
 )

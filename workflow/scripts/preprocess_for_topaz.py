@@ -1,16 +1,12 @@
-"""Downsample and normalise one field with topaz preprocess."""
+"""One field downsampled and normalised by topaz preprocess."""
 
-import sys
+from centriole_sr.stages.picking import preprocess_for_topaz
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.preprocess_for_topaz(
-    snakemake.input.mrc,
-    snakemake.params.factor,
-    snakemake.output.mrc,
-    snakemake.log[0],
-    sample=snakemake.params.gmm_sample,
+preprocess_for_topaz(
+    mrc=snakemake.input.mrc,
+    factor=snakemake.params.factor,
+    gmm_sample=snakemake.params.gmm_sample,
     seed=snakemake.params.seed,
+    output=snakemake.output.mrc,
+    log=snakemake.log[0],
 )

@@ -1,19 +1,16 @@
 """Restore one whole widefield field."""
 
-import sys
+from centriole_sr.settings import Reading, Restoration
+from centriole_sr.stages.restoration import restore_field
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.restore_field(
-    snakemake.input.image,
-    snakemake.input.weights,
-    snakemake.input.card,
-    snakemake.params.pixel_nm,
-    snakemake.params.restoration,
-    snakemake.threads,
-    snakemake.output.restored,
-    snakemake.log[0],
-    reading=snakemake.params.reading,
+restore_field(
+    image=snakemake.input.image,
+    weights=snakemake.input.weights,
+    card=snakemake.input.card,
+    pixel_nm=snakemake.params.pixel_nm,
+    settings=Restoration.from_dict(snakemake.params.restoration),
+    reading=Reading.from_dict(snakemake.params.reading),
+    threads=snakemake.threads,
+    restored=snakemake.output.restored,
+    log=snakemake.log[0],
 )

@@ -1,15 +1,11 @@
-"""Restore the widefield patches of one field."""
+"""Restore the widefield patches around the picks of one field."""
 
-import sys
+from centriole_sr.stages.restoration import restore_patches
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.restore_field_patches(
-    snakemake.input.patches,
-    snakemake.input.weights,
-    snakemake.input.card,
-    snakemake.output.restored,
-    snakemake.log[0],
+restore_patches(
+    patches=snakemake.input.patches,
+    weights=snakemake.input.weights,
+    card=snakemake.input.card,
+    restored=snakemake.output.restored,
+    log=snakemake.log[0],
 )

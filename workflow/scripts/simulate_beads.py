@@ -1,15 +1,12 @@
-"""Simulate the demo's bead image of one microscope."""
+"""A bead image of one demo microscope."""
 
-import sys
+from centriole_sr.settings import Optics
+from centriole_sr.stages.demo import simulate_beads
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.simulate_demo_beads(
-    snakemake.wildcards.modality,
-    snakemake.params.seed,
-    snakemake.params.optics,
-    snakemake.output.image,
-    snakemake.log[0],
+simulate_beads(
+    modality=snakemake.wildcards.modality,
+    seed=snakemake.params.seed,
+    optics=Optics(**snakemake.params.optics),
+    output=snakemake.output.image,
+    log=snakemake.log[0],
 )

@@ -1,15 +1,14 @@
 """Simulate one demo field imaged by both microscopes."""
 
-import sys
+from centriole_sr.settings import Optics
+from centriole_sr.simulate import DemoParams
+from centriole_sr.stages.demo import simulate_demo
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.simulate_demo(
-    snakemake.wildcards.field,
-    snakemake.params.demo,
-    snakemake.params.optics,
-    dict(snakemake.output.items()),
-    snakemake.log[0],
+simulate_demo(
+    field=snakemake.wildcards.field,
+    sample=DemoParams(**snakemake.params.sample),
+    seed=snakemake.params.seed,
+    optics=Optics(**snakemake.params.optics),
+    outputs=dict(snakemake.output.items()),
+    log=snakemake.log[0],
 )

@@ -1,16 +1,12 @@
-"""Summarise every evaluation in one table and figure."""
+"""The summary table and figure."""
 
-import sys
+from centriole_sr.stages.evaluation import summarize
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.summarize(
-    snakemake.input.fields,
-    snakemake.input.heldout,
-    snakemake.input.history,
-    snakemake.output.summary,
-    snakemake.output.figure,
-    snakemake.log[0],
+summarize(
+    fields=snakemake.input.fields,
+    heldout=snakemake.input.heldout,
+    history=snakemake.input.history,
+    summary=snakemake.output.summary,
+    figure=snakemake.output.figure,
+    log=snakemake.log[0],
 )

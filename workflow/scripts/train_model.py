@@ -1,17 +1,14 @@
 """Train the restoration network."""
 
-import sys
+from centriole_sr.settings import Training
+from centriole_sr.stages.training import train_model
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.train_network(
-    snakemake.input.pairs,
-    snakemake.input.sigma,
-    snakemake.params.training,
-    snakemake.threads,
-    snakemake.output.weights,
-    snakemake.params.checkpoint,
-    snakemake.log[0],
+train_model(
+    pairs=snakemake.input.pairs,
+    model=snakemake.input.model,
+    settings=Training.from_dict(snakemake.params.training),
+    threads=snakemake.threads,
+    weights=snakemake.output.weights,
+    checkpoint=snakemake.params.checkpoint,
+    log=snakemake.log[0],
 )

@@ -1,25 +1,22 @@
-"""Train the Topaz picker of one modality."""
+"""Train and calibrate the Topaz picker of one modality."""
 
-import sys
+from centriole_sr.settings import Picking, Reading
+from centriole_sr.stages.picking import train_picker
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the package, in any conda env
-
-from centriole_sr import pipeline
-
-pipeline.train_picker(
-    snakemake.input.images,
-    snakemake.params.fields,
-    snakemake.input.labels,
-    snakemake.wildcards.modality,
-    snakemake.params.factor,
-    snakemake.params.picking,
-    snakemake.params.pixel_nm,
-    snakemake.threads,
-    snakemake.output.model,
-    snakemake.output.threshold,
-    snakemake.log[0],
+train_picker(
+    images=snakemake.input.images,
     field_images=snakemake.input.field_images,
-    reference_paths=snakemake.input.references,
+    fields=snakemake.params.fields,
+    labels=snakemake.input.labels,
+    references=snakemake.input.references,
+    modality=snakemake.wildcards.modality,
+    factor=snakemake.params.factor,
+    pixel_nm=snakemake.params.pixel_nm,
+    settings=Picking.from_dict(snakemake.params.picking),
+    reading=Reading.from_dict(snakemake.params.reading),
     match_radius_nm=snakemake.params.match_radius_nm,
-    reading=snakemake.params.reading,
+    threads=snakemake.threads,
+    model=snakemake.output.model,
+    threshold=snakemake.output.threshold,
+    log=snakemake.log[0],
 )

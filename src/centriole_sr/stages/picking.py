@@ -1,0 +1,242 @@
+"""Topaz picking: MRC conversion, preprocessing, picker training and calibration, extraction."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from centriole_sr import io, picking
+from centriole_sr.config import read_labels
+from centriole_sr.logs import logging_to
+from centriole_sr.settings import Picking, Reading
+
+PathLike = str | os.PathLike
+
+
+def convert_to_mrc(
+    *,
+    image: PathLike,
+    pixel_nm: float,
+    saturate_percentile: float,
+    reading: Reading,
+    output: PathLike,
+    log: PathLike | None = None,
+) -> None:
+    """Check a field; write it saturated and negated (dark centrioles, as Topaz expects) as
+    float32 MRC."""
+    with logging_to(log) as logger:
+        field, found_pixel_nm = io.read_field(image, pixel_nm, **vars(reading))
+        logger.info("%s: %s pixels of %.2f nm", image, field.shape, found_pixel_nm)
+        picking.write_mrc(output, picking.fluorescence_to_topaz(field, saturate_percentile))
+
+
+def preprocess_for_topaz(
+    *,
+    mrc: PathLike,
+    factor: int,
+    gmm_sample: int,
+    seed: int,
+    output: PathLike,
+    log: PathLike | None = None,
+) -> None:
+    """Downsample and normalise one field with ``topaz preprocess``, its GMM fitted on one
+    pixel in ``gmm_sample`` drawn with ``seed`` (picking.gmm_sample and picking.seed)."""
+    work_dir = Path(output).parent / f".{Path(output).stem}.topaz"
+    with logging_to(log):
+        shutil.rmtree(work_dir, ignore_errors=True)
+        work_dir.mkdir(parents=True)
+        try:
+            produced = picking.preprocess(mrc, work_dir, factor, sample=gmm_sample, seed=seed)
+            os.replace(produced, output)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def train_picker(
+    *,
+    images: Sequence[PathLike],
+    field_images: Sequence[PathLike],
+    fields: Sequence[str],
+    labels: PathLike,
+    references: Sequence[PathLike] = (),
+    modality: str,
+    factor: int,
+    pixel_nm: float,
+    settings: Picking,
+    reading: Reading,
+    match_radius_nm: float,
+    threads: int,
+    model: PathLike,
+    threshold: PathLike,
+    log: PathLike | None = None,
+) -> None:
+    """Train a Topaz picker for one modality from the clicked centres of its labelled
+    ``fields`` (``images``: preprocessed; ``field_images``: original), then calibrate it
+    (:func:`calibrate_picker`): ``model`` gets the picker, ``threshold`` its calibration.
+
+    Labels of other fields are ignored here (the workflow checks the whole table at start), so
+    that adding a field never retrains a picker.
+    """
+    with logging_to(log):
+        table = read_labels(labels, {modality: list(fields)}, strict=False)
+        work_dir = Path(model).parent / "train"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        trained = picking.train_picker(
+            dict(zip(fields, map(Path, images), strict=True)),
+            picking.labels_to_targets(table, factor),
+            work_dir,
+            radius_px=picking.label_radius_px(settings.centriole_diameter_nm, pixel_nm, factor),
+            num_particles_per_image=settings.expected_per_field,
+            num_epochs=settings.epochs,
+            epoch_size=settings.epoch_size,
+            seed=settings.seed,
+            threads=threads,
+        )
+        calibrate_picker(
+            model=trained, images=images, field_images=field_images, fields=fields,
+            labels=labels, references=references, modality=modality, factor=factor,
+            pixel_nm=pixel_nm, settings=settings, reading=reading,
+            match_radius_nm=match_radius_nm, threads=threads, threshold=threshold,
+        )  # fmt: skip
+        with io.atomic_path(model) as tmp:
+            tmp.write_bytes(Path(trained).read_bytes())
+
+
+def calibrate_picker(
+    *,
+    model: PathLike,
+    images: Sequence[PathLike],
+    field_images: Sequence[PathLike],
+    fields: Sequence[str],
+    labels: PathLike,
+    references: Sequence[PathLike] = (),
+    modality: str,
+    factor: int,
+    pixel_nm: float,
+    settings: Picking,
+    reading: Reading,
+    match_radius_nm: float,
+    threads: int,
+    threshold: PathLike,
+) -> None:
+    """Fit the rescorer and choose the score threshold of a trained Topaz picker on its
+    labelled fields; write them to ``threshold`` (threshold.json). Logs to the caller's log.
+
+    With ``picking.rescore``, a :class:`picking.Rescorer` ranks the picks by its log-odds. With
+    ``picking.threshold: auto`` the threshold maximises F1 at ``match_radius_nm`` on the
+    labelled fields, against ``references`` (complete centre tables of those fields, as the
+    demo's ground truth) or, without them, against the labels themselves, which must then mark
+    every centriole of those fields. A number is used as it is.
+    """
+    logger = picking.log
+    table = read_labels(labels, {modality: list(fields)}, strict=False)
+    if references:
+        truth = [io.read_table(path)[["y_px", "x_px"]].to_numpy(float) for path in references]
+        against = "the reference centres of the labelled fields"
+    else:
+        truth = [
+            table.loc[table["field"] == field, ["y_px", "x_px"]].to_numpy(float) for field in fields
+        ]
+        against = "the labels (every centriole of the labelled fields must be labelled)"
+        per_field = len(table) / max(len(fields), 1)
+        uses_labels = settings.threshold == "auto" or settings.rescore
+        if uses_labels and per_field < settings.expected_per_field / 2:
+            logger.warning(
+                "%s: %.1f labels per labelled field against picking.expected_per_field %d; the "
+                "rescorer learns every unlabelled centriole there as clutter, and threshold "
+                "auto counts it as a false pick: label every centriole of those fields, or "
+                "give inputs.truth",
+                labels, per_field, settings.expected_per_field,
+            )  # fmt: skip
+    fields_yx = [io.read_field(path, pixel_nm, **vars(reading))[0] for path in field_images]
+    candidates = [
+        picking.pick_field(model, image, field, factor, pixel_nm, settings,
+                           picking.CALIBRATION_SCORE, threads)
+        for image, field in zip(images, fields_yx, strict=True)
+    ]  # fmt: skip
+    calibration = picking.calibrate(
+        fields_yx,
+        candidates,
+        truth,
+        settings.centriole_radius_px(pixel_nm),
+        match_radius_nm / pixel_nm,
+        settings.rescore,
+    )
+    chosen = settings.threshold
+    if chosen == "auto":
+        chosen = calibration.best["threshold"]
+        source = f"auto: the highest F1 at {match_radius_nm:g} nm against {against}"
+    else:
+        source = "picking.threshold in the config"
+    rescorer = calibration.rescorer
+    scored_by = "the rescorer's log-odds" if rescorer else "Topaz"
+    logger.info(
+        "score threshold %.3f (%s; scores by %s); best F1 %.3f",
+        chosen, source, scored_by, calibration.best["f1"],
+    )  # fmt: skip
+    io.write_json(
+        threshold,
+        {
+            "threshold": float(chosen),
+            "source": source,
+            "best": calibration.best,
+            "match_radius_nm": match_radius_nm,
+            "picking_pixel_nm": pixel_nm * factor,
+            "rescorer": rescorer.to_dict() if rescorer else None,
+            "curve": calibration.curve.to_dict(orient="list"),
+        },
+    )
+
+
+def pick_centrioles(
+    *,
+    model: PathLike,
+    threshold: PathLike,
+    image: PathLike,
+    field: PathLike,
+    factor: int,
+    pixel_nm: float,
+    settings: Picking,
+    reading: Reading,
+    threads: int = 1,
+    output: PathLike,
+    log: PathLike | None = None,
+) -> None:
+    """Pick one field (``image``: preprocessed, ``field``: original); write (y_px, x_px, score,
+    topaz_score) in the field's own pixels: ``score`` is the rescorer's log-odds where the picker
+    has one (``threshold``: its threshold.json), else Topaz's score.
+
+    The threshold (on ``score``) comes from threshold.json unless ``picking.threshold`` is a
+    number. A picker trained at another picking pixel size stops. ``threads``: Topaz's.
+    """
+    with logging_to(log) as logger:
+        calibration = io.read_json(threshold)
+        trained_nm, picking_nm = calibration["picking_pixel_nm"], pixel_nm * factor
+        if not np.isclose(trained_nm, picking_nm):
+            raise ValueError(
+                f"{model} was trained on fields of {trained_nm:g} nm pixels ({threshold}), "
+                f"these are picked at {picking_nm:g} nm: set picking.pixel_nm to match, or "
+                "retrain"
+            )
+        cut = calibration["threshold"] if settings.threshold == "auto" else settings.threshold
+        field_yx, _ = io.read_field(field, pixel_nm, **vars(reading))
+        rescorer = calibration.get("rescorer")
+        rescorer = picking.Rescorer.from_dict(rescorer) if rescorer else None
+        topaz_cut = rescorer.topaz_floor if rescorer else cut
+        picks = picking.pick_field(
+            model, image, field_yx, factor, pixel_nm, settings, topaz_cut, threads
+        )
+        if rescorer:
+            picks = rescorer.score(field_yx, picks, settings.centriole_radius_px(pixel_nm))
+            picks = picks[picks["score"] >= cut].reset_index(drop=True)
+        else:
+            picks = picks.assign(topaz_score=picks["score"])
+        if picks.empty:
+            logger.warning("no picks in %s at score >= %.3f", image, cut)
+        else:
+            logger.info("%d picks at score >= %.3f", len(picks), cut)
+        io.write_table(output, picks)
