@@ -3,14 +3,15 @@
 Run from the project root (after a pipeline run, to time the trained model; otherwise an
 untrained network of the configured architecture, which takes exactly as long):
 
-    .venv/bin/python tests/benchmarks/restoration_speed.py [--large-px 8192]
+    .venv/bin/python benchmarks/restoration_speed.py [--large-px 8192]
 
 Prints a Markdown table: for a 2048² widefield field, the network's seconds per megapixel
 of widefield input (torch threads = CPU cores) and the time of 30 RL iterations on the
 same field at the confocal pixel size (scikit-image, the pipeline's baseline, after
 bicubic upsampling, which is not counted); then the time and peak memory of restoring a
 ``--large-px``² field TIFF with the pipeline's ``restore_field`` in a fresh process.
-CUDA rows (mixed precision) are added when a GPU is visible.
+CUDA rows (mixed precision) are added when a GPU is visible. The tables are written to
+docs/benchmarks/restoration_speed.md too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +32,18 @@ import pandas as pd
 import tifffile
 import torch
 import yaml
+from _page import write_page
 from scipy import ndimage
 
-from centriole_sr import pipeline
 from centriole_sr.baselines import bicubic_upsample, richardson_lucy_gaussian
 from centriole_sr.io import write_json, write_tiff
 from centriole_sr.model import ResidualUNet
 from centriole_sr.psf import Optics, optics_sigmas
 from centriole_sr.restore import load_model, restore_image
+from centriole_sr.settings import Reading, Restoration
+from centriole_sr.stages.restoration import restore_field
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_field(size_px: int, seed: int = 0) -> np.ndarray:
@@ -87,10 +91,16 @@ def restore_large(size_px: int, device: str) -> None:
         weights, card, _ = model_files(config, Path(folder))
         field, output = Path(folder) / "field.tif", Path(folder) / "restored.tif"
         write_tiff(field, test_field(size_px), pixel_nm)
-        settings = {**config["restoration"], "device": device, "output_dtype": "float32"}
-        seconds, _ = timed(
-            pipeline.restore_field, field, weights, card, pixel_nm, settings, os.cpu_count(), output
+        settings = Restoration.from_dict(
+            {**config["restoration"], "device": device, "output_dtype": "float32"}
         )
+        seconds, _ = timed(
+            partial(
+                restore_field, image=field, weights=weights, card=card, pixel_nm=pixel_nm,
+                settings=settings, reading=Reading(channel=None, z_stack="max"),
+                threads=os.cpu_count(), restored=output,
+            )
+        )  # fmt: skip
         with tifffile.TiffFile(output) as tif:
             shape = list(tif.series[0].shape)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -123,8 +133,15 @@ def main() -> None:
     image = test_field(args.field_px)
     megapixels = image.size / 1e6
     tiles = {key: config["restoration"][key] for key in ("tile_px", "batch_size")}
-    print(f"model: {origin}; {os.cpu_count()} CPU cores; torch {torch.__version__}")
-    print(f"field {args.field_px}² widefield px ({megapixels:.2f} MP); RL σ {sigma_px:.3f} px\n")
+    page: list[str] = []
+
+    def show(text: str) -> None:
+        """Print ``text`` and keep it for the page."""
+        print(text, flush=True)
+        page.append(text)
+
+    show(f"model: {origin}; {os.cpu_count()} CPU cores; torch {torch.__version__}")
+    show(f"field {args.field_px}² widefield px ({megapixels:.2f} MP); RL σ {sigma_px:.3f} px\n")
 
     rows = []
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -146,18 +163,19 @@ def main() -> None:
     rows[-1]["s_per_input_MP"] = rl_seconds / megapixels
     table = pd.DataFrame(rows)
     table["RL-30 / method"] = rl_seconds / table["s"]
-    print(table.to_markdown(index=False, floatfmt=".2f"))
+    show(table.to_markdown(index=False, floatfmt=".2f"))
 
     if args.large_px:
-        print(f"\n## {args.large_px}² widefield field, fresh process\n")
+        show(f"\n## {args.large_px}² widefield field, fresh process\n")
         large = []
         for device in devices:
             run = large_field_run(args.large_px, device)
             run["s_per_input_MP"] = run["seconds"] / (args.large_px**2 / 1e6)
             large.append({"device": device, **run})
-        print(pd.DataFrame(large).to_markdown(index=False, floatfmt=".2f"))
+        show(pd.DataFrame(large).to_markdown(index=False, floatfmt=".2f"))
         memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-        print(f"\nmachine memory: {memory_gib:.1f} GiB")
+        show(f"\nmachine memory: {memory_gib:.1f} GiB")
+    write_page("restoration_speed", "Restoration speed", "\n".join(page))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Run from the project root after ``snakemake --cores all`` on the demo config:
 
-    .venv/bin/python tests/benchmarks/report_checks.py
+    .venv/bin/python benchmarks/report_checks.py [ROOT]
 
 Prints, as Markdown:
 1. the time ``snakemake --report`` takes;
@@ -11,6 +11,7 @@ Prints, as Markdown:
 3. whether the invented-structure flag catches invented centrioles: copies of restored
    centrioles, at several brightnesses, pasted into the network's restoration far from
    every object of the sample; the share flagged, and the regions flagged elsewhere.
+It writes them to docs/benchmarks/report_checks.md too.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from _page import write_page
 from scipy import ndimage
 from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
 
 from centriole_sr import baselines, io
+from centriole_sr.baselines import WIENER_BALANCE
+from centriole_sr.degrade import Degradation
 from centriole_sr.metrics import compare
-from centriole_sr.pipeline import WIENER_BALANCE, degradation_from
 from centriole_sr.quality import data_consistency
 
 TILE_PX = 32  # widefield pixels (2.9 µm at 90 nm)
@@ -80,8 +83,8 @@ def empty_places(occupied_yx: np.ndarray, shape: tuple[int, int], count: int, rn
 
 def main(root: Path) -> None:
     config = yaml.safe_load((root / "config.yaml").read_text())
-    sigmas = io.read_json(root / "results/psf/sigma.json")
-    params = degradation_from(sigmas)
+    sigmas = io.read_json(root / "results/degradation/model.json")
+    params = Degradation.from_model(sigmas)
     threshold = config["evaluation"]["consistency_threshold_sigma"]
     iterations = int(io.read_json(root / "results/evaluation/rl_iterations.json")["iterations"])
     scale, pixel_nm = int(sigmas["scale"]), sigmas["confocal_pixel_nm"]
@@ -142,19 +145,27 @@ def main(root: Path) -> None:
          "spearman_rho": spearmanr(group["consistency"], group["true_error"]).statistic}
         for method, group in [*tiles.groupby("method", sort=False), ("all", tiles)]
     ]  # fmt: skip
-    print(f"## Report generation\n\nsnakemake --report: {report_seconds(root):.1f} s\n")
-    print(f"## Consistency error vs true error, tiles of {TILE_PX} widefield pixels\n")
-    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"))
+    page: list[str] = []
+
+    def show(text: str) -> None:
+        """Print ``text`` and keep it for the page."""
+        print(text, flush=True)
+        page.append(text)
+
+    show(f"## Report generation\n\nsnakemake --report: {report_seconds(root):.1f} s\n")
+    show(f"## Consistency error vs true error, tiles of {TILE_PX} widefield pixels\n")
+    show(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"))
     injected = pd.DataFrame(injected)
     summary = injected.groupby("brightness").agg(
         invented=("invented", "sum"), flagged=("flagged", "sum"),
         other_regions=("other_regions", "sum"), regions_before=("regions_before", "sum"),
     ).reset_index()  # fmt: skip
     summary["recall"] = summary["flagged"] / summary["invented"]
-    print(f"\n## Invented centrioles in the network's restorations (threshold {threshold} s.d.)\n")
-    print("brightness: relative to the restored centriole copied\n")
-    print(summary.to_markdown(index=False, floatfmt=".2f"))
-    print(f"\nRegions flagged on the noise-free confocal (the truth) itself: {truth_regions}")
+    show(f"\n## Invented centrioles in the network's restorations (threshold {threshold} s.d.)\n")
+    show("brightness: relative to the restored centriole copied\n")
+    show(summary.to_markdown(index=False, floatfmt=".2f"))
+    show(f"\nRegions flagged on the noise-free confocal (the truth) itself: {truth_regions}")
+    write_page("report_checks", "Report checks", "\n".join(page))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ The demo's simulated fields are used as a user's acquisitions (demo off), with o
 field held back and added after the full run, as a new acquisition would be. Run from the
 project root (about 25 min on 2 cores with --slurm; as root for the local Slurm):
 
-    .venv/bin/python tests/benchmarks/rerun_times.py [--config config.yaml] [--slurm]
+    .venv/bin/python benchmarks/rerun_times.py [--config config.yaml] [--slurm]
 
-Prints a Markdown table, the form in which README.md quotes it.
+Prints a Markdown table and writes it to
+docs/benchmarks/rerun_times.md.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from _page import write_page
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import SNAKEMAKE, copy_workflow  # noqa: E402
@@ -44,7 +46,7 @@ def make_acquisitions(config: Path, folder: Path) -> str:
         workdir = copy_workflow(Path(scratch) / "demo")
         shutil.copy(config, workdir / "benchmark.yaml")
         # every job but the simulation and the labels is downstream of these two
-        _snakemake(workdir, ("--cores", "2"), "--omit-from", "convert_to_mrc", "psf_sigma")
+        _snakemake(workdir, ("--cores", "2"), "--omit-from", "convert_to_mrc", "degradation_model")
         demo = workdir / "results/demo"
         for source, target in ACQUISITIONS.items():
             shutil.copytree(demo / source, folder / target)
@@ -121,10 +123,13 @@ def main() -> None:
     table = pd.DataFrame(columns).rename_axis("run")
     for column in table.columns:
         table[f"{column}: % of full run"] = 100 * table[column] / table.loc["full run", column]
+    page: list[str] = []
     if args.slurm:
         overhead = table.loc["full run", "--profile slurm"] / table.loc["full run", "--cores 2"]
-        print(f"Slurm full run / local full run: {overhead:.2f}")
-    print(table.to_markdown(floatfmt=".1f"))
+        page.append(f"Slurm full run / local full run: {overhead:.2f}")
+    page.append(table.to_markdown(floatfmt=".1f"))
+    print("\n".join(page))
+    write_page("rerun_times", "Rerun times", "\n\n".join(page))
 
 
 if __name__ == "__main__":

@@ -2,13 +2,13 @@
 
 Run from the project root after a demo run (``snakemake --cores 2``):
 
-    .venv/bin/python tests/benchmarks/picking_benchmark.py [--radius-nm 150] [--seeds 1 2 3]
+    .venv/bin/python benchmarks/picking_benchmark.py [--radius-nm 150] [--seeds 1 2 3]
         [--threshold-study]
 
 Prints Markdown tables: per modality, precision, recall and F1 of results/picks against the
 demo's true centres at ``--radius-nm``, over the held-out fields (neither labelled nor used to
 choose the threshold) and over all fields; the picker's training time
-(benchmarks/picking/train/<modality>.tsv, which includes choosing the threshold); and the
+(logs/benchmarks/picking/train/<modality>.tsv, which includes choosing the threshold); and the
 wall-clock time of picking a 2048² field with the trained picker, as the pipeline's jobs do it
 (convert: TIFF -> MRC; preprocess: ``topaz preprocess``; extract: ``topaz extract`` with
 ``--threads`` scoring threads, centroid refinement and merging), on a field tiled from the demo
@@ -20,7 +20,7 @@ the rescorer (``picking.rescore``, the default) and by Topaz's score alone, each
 threshold: how much of a run's F1 is the luck of one training, and what the rescorer adds.
 With ``--threshold-study`` as well, the held-out F1 of the pipeline's ranking is printed beside
 the F1 of the threshold chosen in other ways (:func:`threshold_study`): is the threshold or
-the ranking what limits it?
+the ranking what limits it? The tables are written to docs/benchmarks/picking_benchmark.md too.
 """
 
 from __future__ import annotations
@@ -35,11 +35,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tifffile
-import yaml
+from _config import load_config
+from _page import write_page
 
-from centriole_sr import io, picking, pipeline
+from centriole_sr import io, picking
+from centriole_sr.logs import logging_to
+from centriole_sr.settings import Picking, Reading
+from centriole_sr.stages.picking import (
+    calibrate_picker,
+    convert_to_mrc,
+    pick_centrioles,
+    preprocess_for_topaz,
+    train_picker,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MODALITIES = ("confocal", "widefield")
 
 
@@ -81,22 +91,31 @@ def accuracy(config: dict, modality: str, radius_nm: float) -> list[dict]:
     return rows
 
 
+READING = Reading(channel=None, z_stack="max")  # the demo's fields are 2D
+
+
 def picker_arguments(config: dict, modality: str, fields: list[str], radius_nm: float) -> dict:
-    """The arguments that pipeline.train_picker and calibrate_picker share, as the train_picker
-    rule passes them for the run's labelled ``fields`` (with 2 threads), by name."""
+    """The arguments that the train_picker and calibrate_picker stages share, as the
+    train_picker rule passes them for the run's labelled ``fields`` (with 2 threads)."""
     pixel_nm = config["optics"][f"{modality}_pixel_nm"]
     return {
         "images": [ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields],
         "fields": fields,
-        "labels_path": ROOT / "results/demo/labels.tsv",
+        "labels": ROOT / "results/demo/labels.tsv",
         "modality": modality,
         "factor": picking.downsample_factor(pixel_nm, config["picking"]["pixel_nm"]),
         "pixel_nm": pixel_nm,
+        "reading": READING,
         "threads": 2,
         "field_images": [ROOT / f"results/demo/{modality}/{f}.tif" for f in fields],
-        "reference_paths": [ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields],
+        "references": [ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields],
         "match_radius_nm": radius_nm,
     }
+
+
+def picking_settings(config: dict, **changes) -> Picking:
+    """The config's picking section with ``changes``, typed."""
+    return Picking.from_dict({**config["picking"], **changes})
 
 
 def train_as_pipeline(
@@ -105,12 +124,12 @@ def train_as_pipeline(
     """A picker trained on the run's preprocessed ``fields`` as the train_picker rule trains it
     (threshold chosen on ``fields``), with ``picking.seed`` = ``seed``: ``folder`` gets
     picker.sav and threshold.json."""
-    pipeline.train_picker(
+    train_picker(
         **picker_arguments(config, modality, fields, radius_nm),
-        picking_config={**config["picking"], "seed": seed},
-        output=folder / "picker.sav",
-        threshold_output=folder / "threshold.json",
-        log_path=folder / "train.log",
+        settings=picking_settings(config, seed=seed),
+        model=folder / "picker.sav",
+        threshold=folder / "threshold.json",
+        log=folder / "train.log",
     )
 
 
@@ -120,14 +139,15 @@ def pick_with(
     """The picks of the picker in ``folder`` on the run's ``fields`` at ``threshold`` (auto:
     its threshold.json's), as the pick_centrioles rule picks; a table per field."""
     pixel_nm = config["optics"][f"{modality}_pixel_nm"]
-    picking_config = {**config["picking"], "threshold": threshold}
+    settings = picking_settings(config, threshold=threshold)
     for field in fields:
-        pipeline.pick_centrioles(
-            folder / "picker.sav", folder / "threshold.json",
-            ROOT / f"results/picking/{modality}/preprocessed/{field}.mrc",
-            ROOT / f"results/demo/{modality}/{field}.tif",
-            picking.downsample_factor(pixel_nm, picking_config["pixel_nm"]), pixel_nm,
-            picking_config, folder / f"{field}.tsv", folder / "pick.log", threads=2,
+        pick_centrioles(
+            model=folder / "picker.sav", threshold=folder / "threshold.json",
+            image=ROOT / f"results/picking/{modality}/preprocessed/{field}.mrc",
+            field=ROOT / f"results/demo/{modality}/{field}.tif",
+            factor=picking.downsample_factor(pixel_nm, settings.pixel_nm), pixel_nm=pixel_nm,
+            settings=settings, reading=READING, threads=2, output=folder / f"{field}.tsv",
+            log=folder / "pick.log",
         )  # fmt: skip
     return {field: io.read_table(folder / f"{field}.tsv") for field in fields}
 
@@ -137,13 +157,13 @@ def recalibrate(
 ) -> None:
     """Fit the rescorer (or not) and choose the threshold of the picker in ``folder`` again, on
     ``fields``, as the train_picker rule does with ``picking.rescore`` = ``rescore``."""
-    pipeline.calibrate_picker(
-        folder / "picker.sav",
-        **picker_arguments(config, modality, fields, radius_nm),
-        picking_config={**config["picking"], "rescore": rescore},
-        threshold_output=folder / "threshold.json",
-        log_path=folder / "train.log",
-    )
+    with logging_to(folder / "calibrate.log"):
+        calibrate_picker(
+            model=folder / "picker.sav",
+            **picker_arguments(config, modality, fields, radius_nm),
+            settings=picking_settings(config, rescore=rescore),
+            threshold=folder / "threshold.json",
+        )
 
 
 def seed_spread(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
@@ -185,14 +205,14 @@ def threshold_study(config: dict, modality: str, seed: int, radius_nm: float, fo
         return pick_scores(config, modality, kept, radius_nm)["f1"]
 
     train_as_pipeline(config, modality, seed, labelled, radius_nm, folder / "all")
-    every = pick_with(config, modality, folder / "all", held_out, pipeline.CALIBRATION_SCORE)
+    every = pick_with(config, modality, folder / "all", held_out, picking.CALIBRATION_SCORE)
     own = io.read_json(folder / "all/threshold.json")["threshold"]
     out_of_fold, split = {}, []
     for field in labelled:
         others = [f for f in labelled if f != field]
         train_as_pipeline(config, modality, seed, others, radius_nm, folder / field)
         candidates = pick_with(
-            config, modality, folder / field, [field, *held_out], pipeline.CALIBRATION_SCORE
+            config, modality, folder / field, [field, *held_out], picking.CALIBRATION_SCORE
         )
         out_of_fold[field] = candidates[field]
         split.append(held_out_f1(candidates, best({field: candidates[field]})))
@@ -241,23 +261,25 @@ def picking_time(config: dict, modality: str, size_px: int, folder: Path, thread
     field = np.vstack(rows)[:size_px, :size_px]
     field_path = folder / f"{modality}_{size_px}.tif"
     io.write_tiff(field_path, field, pixel_nm)
-    picking_config = config["picking"]
-    factor = picking.downsample_factor(pixel_nm, picking_config["pixel_nm"])
+    settings = picking_settings(config)
+    factor = picking.downsample_factor(pixel_nm, settings.pixel_nm)
     log = folder / f"{modality}.log"
     steps = {
-        "convert": lambda: pipeline.convert_to_mrc(
-            field_path, pixel_nm, picking_config["saturate_percentile"],
-            folder / "mrc" / "big.mrc", log,
+        "convert": lambda: convert_to_mrc(
+            image=field_path, pixel_nm=pixel_nm,
+            saturate_percentile=settings.saturate_percentile, reading=READING,
+            output=folder / "mrc" / "big.mrc", log=log,
         ),
-        "preprocess": lambda: pipeline.preprocess_for_topaz(
-            folder / "mrc" / "big.mrc", factor, folder / "big.mrc", log,
-            sample=picking_config["gmm_sample"], seed=picking_config["seed"],
+        "preprocess": lambda: preprocess_for_topaz(
+            mrc=folder / "mrc" / "big.mrc", factor=factor, gmm_sample=settings.gmm_sample,
+            seed=settings.seed, output=folder / "big.mrc", log=log,
         ),
-        "extract": lambda: pipeline.pick_centrioles(
-            ROOT / f"results/picking/{modality}/picker.sav",
-            ROOT / f"results/picking/{modality}/threshold.json",
-            folder / "big.mrc", field_path, factor, pixel_nm, picking_config,
-            folder / "picks.tsv", log, threads=threads,
+        "extract": lambda: pick_centrioles(
+            model=ROOT / f"results/picking/{modality}/picker.sav",
+            threshold=ROOT / f"results/picking/{modality}/threshold.json",
+            image=folder / "big.mrc", field=field_path, factor=factor, pixel_nm=pixel_nm,
+            settings=settings, reading=READING, threads=threads,
+            output=folder / "picks.tsv", log=log,
         ),
     }  # fmt: skip
     row = {"modality": modality, "field_px": f"{size_px}²"}
@@ -285,41 +307,45 @@ def main() -> None:
         help="with --seeds: held-out F1, the threshold chosen in other ways too (3 pickers a seed)",
     )
     args = parser.parse_args()
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    print(f"#### Picking against ground truth at {args.radius_nm:g} nm\n")
+    config = load_config(ROOT)
+    page: list[str] = []
+
+    def show(text: str) -> None:
+        """Print ``text`` and keep it for the page."""
+        print(text, flush=True)
+        page.append(text)
+
+    show(f"#### Picking against ground truth at {args.radius_nm:g} nm\n")
     rows = [row for m in MODALITIES for row in accuracy(config, m, args.radius_nm)]
-    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"), "\n")
-    print("#### Picker training (s, benchmarks/picking/train)\n")
+    show(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f") + "\n")
+    show("#### Picker training (s, logs/benchmarks/picking/train)\n")
+    timings = ROOT / "logs/benchmarks/picking/train"
     train = [
-        {
-            "modality": m,
-            "train_s": pd.read_csv(ROOT / f"benchmarks/picking/train/{m}.tsv", sep="\t")["s"].iloc[
-                0
-            ],
-        }
+        {"modality": m, "train_s": pd.read_csv(timings / f"{m}.tsv", sep="\t")["s"].iloc[0]}
         for m in MODALITIES
     ]
-    print(pd.DataFrame(train).to_markdown(index=False, floatfmt=".1f"), "\n")
-    print(f"#### Picking one {args.size_px}² field with the trained picker (s)\n")
+    show(pd.DataFrame(train).to_markdown(index=False, floatfmt=".1f") + "\n")
+    show(f"#### Picking one {args.size_px}² field with the trained picker (s)\n")
     times = []
     for modality in MODALITIES:
         with tempfile.TemporaryDirectory() as folder:
             times.append(picking_time(config, modality, args.size_px, Path(folder), args.threads))
-    print(pd.DataFrame(times).to_markdown(index=False, floatfmt=".1f"))
+    show(pd.DataFrame(times).to_markdown(index=False, floatfmt=".1f"))
     if args.seeds and not args.threshold_study:
-        print(f"\n#### Held-out F1 at {args.radius_nm:g} nm of pickers trained with other seeds\n")
+        show(f"\n#### Held-out F1 at {args.radius_nm:g} nm of pickers trained with other seeds\n")
         table = per_seed(seed_spread, config, args.seeds, args.radius_nm)
-        print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
+        show(table.to_markdown(index=False, floatfmt=".3f") + "\n")
         f1 = table.groupby("modality")[["topaz_f1", "rescored_f1"]]
         summary = f1.agg(["mean", "std", "min", "max"])
         summary.columns = [f"{score} {statistic}" for score, statistic in summary.columns]
-        print(summary.to_markdown(floatfmt=".3f"))
+        show(summary.to_markdown(floatfmt=".3f"))
     if args.seeds and args.threshold_study:
-        print(f"\n#### Held-out F1 at {args.radius_nm:g} nm, the threshold chosen in other ways\n")
+        show(f"\n#### Held-out F1 at {args.radius_nm:g} nm, the threshold chosen in other ways\n")
         table = per_seed(threshold_study, config, args.seeds, args.radius_nm)
-        print(table.to_markdown(index=False, floatfmt=".3f"), "\n")
+        show(table.to_markdown(index=False, floatfmt=".3f") + "\n")
         means = table.groupby("modality").mean(numeric_only=True).drop(columns="seed")
-        print(means.to_markdown(floatfmt=".3f"))
+        show(means.to_markdown(floatfmt=".3f"))
+    write_page("picking_benchmark", "Picking benchmark", "\n".join(page))
 
 
 if __name__ == "__main__":

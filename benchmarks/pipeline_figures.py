@@ -2,10 +2,11 @@
 
 Run from the project root after ``snakemake --cores all``:
 
-    .venv/bin/python tests/benchmarks/pipeline_figures.py
+    .venv/bin/python benchmarks/pipeline_figures.py [ROOT]
 
-Reads benchmarks/ (Snakemake's per-job timings) and results/evaluation/; prints Markdown
-tables, the form in which README.md quotes them.
+Reads logs/benchmarks/ (Snakemake's per-job timings), results/evaluation/ and
+results/degradation/domain_gap.json; prints Markdown tables and writes them to
+docs/benchmarks/pipeline_figures.md.
 """
 
 from __future__ import annotations
@@ -15,23 +16,26 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from _page import write_page
 
 MODALITIES = ("confocal", "widefield")
+TIMINGS = Path("logs/benchmarks")  # Snakemake's benchmark: files, under the run's root
 
 
 def stage_runtimes(root: Path) -> pd.DataFrame:
     """Jobs, summed and longest wall-clock seconds per stage.
 
-    A stage is the folder of a benchmark file under benchmarks/ without modality folders:
-    benchmarks/picking/extract/confocal/field00.tsv counts for picking/extract.
+    A stage is the folder of a benchmark file under logs/benchmarks/ without modality folders:
+    logs/benchmarks/picking/extract/confocal/field00.tsv counts for picking/extract.
     """
+    timings = root / TIMINGS
     rows = []
-    for path in sorted((root / "benchmarks").rglob("*.tsv")):
-        folders = path.relative_to(root / "benchmarks").parent.parts
+    for path in sorted(timings.rglob("*.tsv")):
+        folders = path.relative_to(timings).parent.parts
         stage = "/".join(part for part in folders if part not in MODALITIES)
         rows.append({"stage": stage, "s": float(pd.read_csv(path, sep="\t")["s"].iloc[0])})
     if not rows:
-        raise SystemExit(f"no benchmark files under {root / 'benchmarks'}: run the pipeline first")
+        raise SystemExit(f"no benchmark files under {timings}: run the pipeline first")
     table = pd.DataFrame(rows)
     return (
         table.groupby("stage", sort=False)["s"]
@@ -63,23 +67,31 @@ def picking_scores(root: Path) -> pd.DataFrame:
 
 
 def main(root: Path) -> None:
-    print("## Runtime per stage (s)\n")
-    print(stage_runtimes(root).to_markdown(index=False, floatfmt=".1f"))
-    print("\n## Picking against ground truth\n")
-    print(picking_scores(root).to_markdown(index=False, floatfmt=".3f"))
+    page: list[str] = []
+
+    def show(text: str) -> None:
+        """Print ``text`` and keep it for the page."""
+        print(text, flush=True)
+        page.append(text)
+
+    show("## Runtime per stage (s)\n")
+    show(stage_runtimes(root).to_markdown(index=False, floatfmt=".1f"))
+    show("\n## Picking against ground truth\n")
+    show(picking_scores(root).to_markdown(index=False, floatfmt=".3f"))
     summary = pd.read_csv(root / "results/evaluation/summary.csv")
     columns = ["dataset", "method", "psnr_db_mean", "psnr_db_std", "ssim_mean", "ssim_std"]
-    print("\n## Restoration (mean ± std over patches or fields)\n")
+    show("\n## Restoration (mean ± std over patches or fields)\n")
     scored = summary[summary["psnr_db_count"] > 0]
-    print(scored[columns + ["psnr_db_count"]].to_markdown(index=False, floatfmt=".3f"))
+    show(scored[columns + ["psnr_db_count"]].to_markdown(index=False, floatfmt=".3f"))
     checks = summary[summary["resolution_nm_count"] > 0]
     columns = ["method", "resolution_nm_mean", "resolution_nm_std", "consistency_rse_mean",
                "consistency_rsp_mean", "invented_regions_mean"]  # fmt: skip
-    print("\n## Checks without ground truth, widefield fields (mean over fields)\n")
-    print(checks[columns].to_markdown(index=False, floatfmt=".3f"))
-    gap = json.loads((root / "results/domain_gap/gap.json").read_text())
-    print("\n## Domain gap, degraded confocal against real widefield patches\n")
-    print(pd.DataFrame([gap]).to_markdown(index=False, floatfmt=".3f"))
+    show("\n## Checks without ground truth, widefield fields (mean over fields)\n")
+    show(checks[columns].to_markdown(index=False, floatfmt=".3f"))
+    gap = json.loads((root / "results/degradation/domain_gap.json").read_text())
+    show("\n## Domain gap, degraded confocal against real widefield patches\n")
+    show(pd.DataFrame([gap]).to_markdown(index=False, floatfmt=".3f"))
+    write_page("pipeline_figures", "Pipeline figures", "\n".join(page))
 
 
 if __name__ == "__main__":

@@ -2,21 +2,22 @@
 
 Run from the project root after ``snakemake --cores all`` on the demo config:
 
-    .venv/bin/python tests/benchmarks/degradation_benchmark.py [ROOT] [--threads N] [--seeds N]
+    .venv/bin/python benchmarks/degradation_benchmark.py [ROOT] [--threads N] [--seeds N]
 
 For each degradation below, the demo's confocal patches are degraded, a network is trained
 on them with the config's training settings, and the demo's widefield fields are
 restored and scored against the noise-free confocal image of the same sample (percentile
 normalisation and affine fit, as the report). Also each degradation's domain gap to the real
-widefield patches (centriole_sr.quality.domain_gap). Prints a Markdown table.
+widefield patches (centriole_sr.quality.domain_gap). Prints a Markdown table and writes it to
+docs/benchmarks/degradation_benchmark.md.
 
 - fixed 4 px: the original PSSR blur, sigma = 4 confocal pixels;
 - paraxial: sigma_deg from the paraxial Gaussian approximations of both PSFs;
 - computed PSFs: sigma_deg from Gaussians fitted to the vectorial PSFs averaged over the
   depth range of the demo's centrioles (+-300 nm);
-- full chain: the run's results/psf/sigma.json, what the pipeline trains on (by default the
-  computed-PSF blur, the haze of the widefield PSF over the sample's 3 um and noise
-  calibrated on the labelled widefield fields).
+- full chain: the run's results/degradation/model.json, what the pipeline trains on (by
+  default the computed-PSF blur, the haze of the widefield PSF over the sample's 3 um and
+  noise calibrated on the labelled widefield fields).
 The first three are blur only (no haze), with uncalibrated noise (100 photons, read noise 2).
 Each degradation trains --seeds networks (training seeds 0, 1, ...): single runs differ by
 up to a dB.
@@ -31,22 +32,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
+from _config import load_config
+from _page import write_page
 
-from centriole_sr import io, pipeline
+from centriole_sr import io
 from centriole_sr.degrade import Degradation, degrade_patches
 from centriole_sr.metrics import compare
 from centriole_sr.patches import load_patches, save_patches
 from centriole_sr.psf import Optics, computed_sigmas, optics_sigmas
 from centriole_sr.quality import domain_gap
 from centriole_sr.restore import load_model, restore_image
+from centriole_sr.seeds import field_seed
+from centriole_sr.settings import Training
 from centriole_sr.simulate import DemoParams
+from centriole_sr.stages.training import train_model
 
 
 def degradations(root: Path, config: dict) -> dict[str, tuple[dict, Degradation]]:
     """Name -> (sigma table, degradation parameters)."""
     optics = Optics(**config["optics"])
-    run = io.read_json(root / "results/psf/sigma.json")
+    run = io.read_json(root / "results/degradation/model.json")
     blur_only = {"haze_fraction": 0.0, "haze_sigma_nm": 1.0, "peak_photons": 100.0,
                  "read_noise_photons": 2.0}  # fmt: skip
     paraxial = optics_sigmas(optics)
@@ -61,7 +66,7 @@ def degradations(root: Path, config: dict) -> dict[str, tuple[dict, Degradation]
                              ("computed PSFs", computed))
     }  # fmt: skip
     chains["full chain"] = run
-    return {name: (sigmas, pipeline.degradation_from(sigmas)) for name, sigmas in chains.items()}
+    return {name: (sigmas, Degradation.from_model(sigmas)) for name, sigmas in chains.items()}
 
 
 def score(
@@ -77,7 +82,7 @@ def score(
     demo widefield field. PSNR and SSIM: mean and standard deviation over the seeds."""
     pair_paths, degraded = [], []
     for path in sorted((root / "results/patches/confocal").glob("*.npz")):
-        seed = pipeline.field_seed(config["degradation"]["seed"], path.stem)
+        seed = field_seed(config["degradation"]["seed"], path.stem)
         inputs, targets = degrade_patches(load_patches(path)["patches"], params, seed)
         pair_paths.append(scratch / f"{path.stem}.npz")
         save_patches(pair_paths[-1], inputs=inputs, targets=targets)
@@ -85,13 +90,15 @@ def score(
     widefield_paths = sorted((root / "results/patches/widefield").glob("*.npz"))
     widefield_patches = np.concatenate([load_patches(p)["patches"] for p in widefield_paths])
     gap = domain_gap(np.concatenate(degraded), widefield_patches)
-    io.write_json(scratch / "sigma.json", sigmas)
+    io.write_json(scratch / "model.json", sigmas)
     runs = []
     for seed in seeds:  # the same pairs, networks from different initial weights
-        training = {**config["training"], "device": "cpu", "seed": seed}
+        training = Training.from_dict({**config["training"], "device": "cpu", "seed": seed})
         model_dir = scratch / f"model{seed}"
-        pipeline.train_network(pair_paths, scratch / "sigma.json", training, threads,
-                               model_dir / "weights.pt", model_dir / "checkpoint.pt")  # fmt: skip
+        train_model(
+            pairs=pair_paths, model=scratch / "model.json", settings=training, threads=threads,
+            weights=model_dir / "weights.pt", checkpoint=model_dir / "checkpoint.pt",
+        )  # fmt: skip
         model, card = load_model(model_dir / "weights.pt", model_dir / "card.json")
         rows = []
         for path in sorted((root / "results/demo/widefield").glob("*.tif")):
@@ -114,7 +121,7 @@ def score(
 
 
 def main(root: Path, threads: int, seeds: list[int], only: list[str]) -> None:
-    config = yaml.safe_load((root / "config.yaml").read_text())
+    config = load_config(root)
     torch.set_num_threads(threads)
     rows = []
     for name, (sigmas, params) in degradations(root, config).items():
@@ -124,8 +131,11 @@ def main(root: Path, threads: int, seeds: list[int], only: list[str]) -> None:
             scores = score(root, config, sigmas, params, Path(scratch), threads, seeds)
             rows.append({"degradation": name, **scores})
             print(rows[-1], flush=True)
-    print("\n## Degradations: domain gap; networks trained on each, on widefield fields\n")
-    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
+    heading = "## Degradations: domain gap; networks trained on each, on widefield fields"
+    table = pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f")
+    print(f"\n{heading}\n")
+    print(table)
+    write_page("degradation_benchmark", "Degradation benchmark", f"{heading}\n\n{table}")
 
 
 if __name__ == "__main__":
