@@ -1,6 +1,9 @@
 """The conda envs repeat the pip pins of pyproject.toml; they must agree."""
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -40,3 +43,24 @@ def test_every_rule_names_an_existing_env():
     envs = re.findall(r'conda:\n\s+"\.\./\.\./(envs/\w+\.yaml)"', rules)
     assert len(envs) == rule_count
     assert all((ROOT / env).is_file() for env in envs)
+
+
+@pytest.mark.parametrize("env", sorted((ROOT / "envs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_env_installs_the_package_after_creation(env, tmp_path):
+    """Snakemake runs envs/<env>.post-deploy.sh in a new conda env from the repository root;
+    here it runs in a bare venv, which then imports the package from this checkout."""
+    script = env.with_name(f"{env.stem}.post-deploy.sh")
+    assert script.is_file(), f"{script.name} is missing"
+    if env.name != "base.yaml":
+        assert script.read_text() == env.with_name("base.post-deploy.sh").read_text()
+        return
+    venv = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    path = f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    subprocess.run(["bash", script], cwd=ROOT, env={**os.environ, "PATH": path}, check=True,
+                   capture_output=True)  # fmt: skip
+    found = subprocess.run(
+        [venv / "bin/python", "-c", "import centriole_sr.stages as s; print(s.PACKAGE)"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    assert found == str(ROOT / "src" / "centriole_sr")
