@@ -94,3 +94,19 @@ def write_page(name: str, title: str, body: str, command: str | None = None) -> 
         Path(temporary).unlink(missing_ok=True)
         raise
     return page
+
+
+class Page:
+    """A benchmark's Markdown, printed as it comes and kept for its page."""
+
+    def __init__(self, name: str, title: str) -> None:
+        self.name, self.title, self.parts = name, title, []
+
+    def show(self, text: str) -> None:
+        """Print ``text`` now; it goes on the page too."""
+        print(text, flush=True)
+        self.parts.append(text)
+
+    def write(self) -> Path:
+        """Write the page with everything shown (see :func:`write_page`)."""
+        return write_page(self.name, self.title, "\n".join(self.parts))

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 from _config import load_config
-from _page import write_page
+from _page import Page
 
 from centriole_sr import io, picking
 from centriole_sr.logs import logging_to
@@ -308,12 +308,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     config = load_config(ROOT)
-    page: list[str] = []
-
-    def show(text: str) -> None:
-        """Print ``text`` and keep it for the page."""
-        print(text, flush=True)
-        page.append(text)
+    page = Page("picking_benchmark", "Picking benchmark")
+    show = page.show
 
     show(f"#### Picking against ground truth at {args.radius_nm:g} nm\n")
     rows = [row for m in MODALITIES for row in accuracy(config, m, args.radius_nm)]
@@ -345,7 +341,7 @@ def main() -> None:
         show(table.to_markdown(index=False, floatfmt=".3f") + "\n")
         means = table.groupby("modality").mean(numeric_only=True).drop(columns="seed")
         show(means.to_markdown(floatfmt=".3f"))
-    write_page("picking_benchmark", "Picking benchmark", "\n".join(page))
+    page.write()
 
 
 if __name__ == "__main__":

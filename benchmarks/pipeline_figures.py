@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from _page import write_page
+from _page import Page
 
 MODALITIES = ("confocal", "widefield")
 TIMINGS = Path("logs/benchmarks")  # Snakemake's benchmark: files, under the run's root
@@ -67,12 +67,8 @@ def picking_scores(root: Path) -> pd.DataFrame:
 
 
 def main(root: Path) -> None:
-    page: list[str] = []
-
-    def show(text: str) -> None:
-        """Print ``text`` and keep it for the page."""
-        print(text, flush=True)
-        page.append(text)
+    page = Page("pipeline_figures", "Pipeline figures")
+    show = page.show
 
     show("## Runtime per stage (s)\n")
     show(stage_runtimes(root).to_markdown(index=False, floatfmt=".1f"))
@@ -91,7 +87,7 @@ def main(root: Path) -> None:
     gap = json.loads((root / "results/degradation/domain_gap.json").read_text())
     show("\n## Domain gap, degraded confocal against real widefield patches\n")
     show(pd.DataFrame([gap]).to_markdown(index=False, floatfmt=".3f"))
-    write_page("pipeline_figures", "Pipeline figures", "\n".join(page))
+    page.write()
 
 
 if __name__ == "__main__":

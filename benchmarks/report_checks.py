@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from _page import write_page
+from _page import Page
 from scipy import ndimage
 from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
@@ -145,12 +145,8 @@ def main(root: Path) -> None:
          "spearman_rho": spearmanr(group["consistency"], group["true_error"]).statistic}
         for method, group in [*tiles.groupby("method", sort=False), ("all", tiles)]
     ]  # fmt: skip
-    page: list[str] = []
-
-    def show(text: str) -> None:
-        """Print ``text`` and keep it for the page."""
-        print(text, flush=True)
-        page.append(text)
+    page = Page("report_checks", "Report checks")
+    show = page.show
 
     show(f"## Report generation\n\nsnakemake --report: {report_seconds(root):.1f} s\n")
     show(f"## Consistency error vs true error, tiles of {TILE_PX} widefield pixels\n")
@@ -165,7 +161,7 @@ def main(root: Path) -> None:
     show("brightness: relative to the restored centriole copied\n")
     show(summary.to_markdown(index=False, floatfmt=".2f"))
     show(f"\nRegions flagged on the noise-free confocal (the truth) itself: {truth_regions}")
-    write_page("report_checks", "Report checks", "\n".join(page))
+    page.write()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import pandas as pd
 import tifffile
 import torch
 import yaml
-from _page import write_page
+from _page import Page
 from scipy import ndimage
 
 from centriole_sr.baselines import bicubic_upsample, richardson_lucy_gaussian
@@ -133,12 +133,8 @@ def main() -> None:
     image = test_field(args.field_px)
     megapixels = image.size / 1e6
     tiles = {key: config["restoration"][key] for key in ("tile_px", "batch_size")}
-    page: list[str] = []
-
-    def show(text: str) -> None:
-        """Print ``text`` and keep it for the page."""
-        print(text, flush=True)
-        page.append(text)
+    page = Page("restoration_speed", "Restoration speed")
+    show = page.show
 
     show(f"model: {origin}; {os.cpu_count()} CPU cores; torch {torch.__version__}")
     show(f"field {args.field_px}² widefield px ({megapixels:.2f} MP); RL σ {sigma_px:.3f} px\n")
@@ -175,7 +171,7 @@ def main() -> None:
         show(pd.DataFrame(large).to_markdown(index=False, floatfmt=".2f"))
         memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         show(f"\nmachine memory: {memory_gib:.1f} GiB")
-    write_page("restoration_speed", "Restoration speed", "\n".join(page))
+    page.write()
 
 
 if __name__ == "__main__":
