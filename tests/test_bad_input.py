@@ -139,7 +139,8 @@ def test_ome_and_imagej_pixel_sizes_are_read_and_checked(tmp_path):
     ome = tmp_path / "field.ome.tif"
     tifffile.imwrite(ome, _field(), metadata={"PhysicalSizeX": 0.09, "PhysicalSizeXUnit": "µm"})
     imagej = tmp_path / "field.tif"
-    io.write_tiff(imagej, _field(), 90.0)
+    tifffile.imwrite(imagej, _field(), imagej=True, resolution=(1 / 0.09, 1 / 0.09),
+                     metadata={"unit": "um"})  # fmt: skip
     for path in (ome, imagej):
         assert io.read_field(path)[1] == pytest.approx(90.0)
         with pytest.raises(io.InputError, match="90.00 nm in the file differs from 45.00 nm"):

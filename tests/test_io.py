@@ -24,6 +24,26 @@ def test_tiff_round_trip_keeps_pixel_size(tmp_path):
     assert pixel_nm == pytest.approx(45.0, rel=1e-6)
 
 
+def test_written_tiff_is_ome_with_the_pixel_size_in_nm_as_ome_readers_see_it(tmp_path):
+    """tifffile's OME parser (what napari's and bioio's OME-TIFF readers use) finds the pixel
+    size in nm, the axes, the description and the pixels; the same image gives the same bytes."""
+    stack = np.random.default_rng(1).random((3, 16, 12)).astype(np.float32)
+    for name in ("a.tif", "b.tif"):
+        write_tiff(tmp_path / name, stack, 45.0, z_step_nm=200.0, description="model abc")
+    assert (tmp_path / "a.tif").read_bytes() == (tmp_path / "b.tif").read_bytes()
+    with tifffile.TiffFile(tmp_path / "a.tif") as tif:
+        assert tif.is_ome and tif.series[0].axes == "ZYX"
+        image = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
+        np.testing.assert_array_equal(tif.series[0].asarray(), stack)
+    pixels = image["Pixels"]
+    assert (pixels["PhysicalSizeX"], pixels["PhysicalSizeXUnit"]) == (45.0, "nm")
+    assert (pixels["PhysicalSizeY"], pixels["PhysicalSizeYUnit"]) == (45.0, "nm")
+    assert (pixels["PhysicalSizeZ"], pixels["PhysicalSizeZUnit"]) == (200.0, "nm")
+    assert image["Description"] == "model abc"
+    write_tiff(tmp_path / "c.tif", stack + 1, 45.0, z_step_nm=200.0, description="model abc")
+    assert (tmp_path / "c.tif").read_bytes() != (tmp_path / "a.tif").read_bytes()
+
+
 def test_plain_tiff_takes_pixel_size_from_config(tmp_path):
     tifffile.imwrite(tmp_path / "plain.tif", np.arange(64, dtype=np.uint16).reshape(8, 8))
     image, pixel_nm = read_field(tmp_path / "plain.tif", expected_pixel_nm=90.0)
@@ -82,7 +102,7 @@ def test_denormalize_inverts_normalize_on_the_input_scale(tmp_path):
     ("dtype", "stored"),
     [(np.uint8, np.uint8), (np.uint16, np.uint16), (np.int16, np.int16), (np.float64, np.float32)],
 )
-def test_write_tiff_keeps_imagej_types(tmp_path, dtype, stored):
+def test_write_tiff_keeps_integer_types(tmp_path, dtype, stored):
     image = np.arange(12, dtype=dtype).reshape(3, 4)
     write_tiff(tmp_path / "image.tif", image, 45.0)
     assert stored_dtype(tmp_path / "image.tif") == stored

@@ -8,9 +8,11 @@ atomic rename, so an interrupted job never leaves a half-written output.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,25 +48,53 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-IMAGEJ_INTEGERS = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
+KEPT_INTEGER_TYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
 
 
-def write_tiff(path: str | os.PathLike, image: np.ndarray, pixel_nm: float) -> None:
-    """Write an ImageJ TIFF whose calibration (µm per pixel) opens in Fiji and napari.
+def write_tiff(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    pixel_nm: float,
+    *,
+    z_step_nm: float | None = None,
+    description: str | None = None,
+) -> None:
+    """Write a (y, x) image or (z, y, x) stack as OME-TIFF with its pixel size in nm.
 
-    uint8, uint16 and int16 images keep their type; any other is written as float32.
+    The OME metadata (``PhysicalSizeX``/``Y`` in nm, ``PhysicalSizeZ`` with ``z_step_nm``)
+    is what Bio-Formats (Fiji, QuPath), napari's OME readers and bioio read; the TIFF
+    resolution tags carry the pixel size too (per cm), for readers of plain TIFF.
+    ``description`` goes into the OME Image's Description. uint8, uint16 and int16 images
+    keep their type; any other is written as float32. The OME UUID is derived from the pixels
+    and metadata, so the same image gives the same bytes.
     """
     if pixel_nm <= 0:
         raise ValueError(f"pixel size must be > 0 nm, got {pixel_nm}")
-    pixel_um = pixel_nm / 1000.0
-    dtype = image.dtype if image.dtype in IMAGEJ_INTEGERS else np.dtype(np.float32)
+    dtype = image.dtype if image.dtype in KEPT_INTEGER_TYPES else np.dtype(np.float32)
+    data = np.ascontiguousarray(image, dtype=dtype)
+    metadata: dict[str, Any] = {
+        "axes": "YX" if data.ndim == 2 else "ZYX",
+        "PhysicalSizeX": float(pixel_nm),
+        "PhysicalSizeXUnit": "nm",
+        "PhysicalSizeY": float(pixel_nm),
+        "PhysicalSizeYUnit": "nm",
+    }
+    if z_step_nm is not None:
+        metadata.update(PhysicalSizeZ=float(z_step_nm), PhysicalSizeZUnit="nm")
+    if description is not None:
+        metadata["Description"] = description
+    digest = hashlib.sha256(data.tobytes() + repr(sorted(metadata.items())).encode())
+    metadata["UUID"] = str(uuid.UUID(bytes=digest.digest()[:16], version=4))
+    per_cm = 1e7 / pixel_nm
     with atomic_path(path) as tmp:
         tifffile.imwrite(
             tmp,
-            np.ascontiguousarray(image, dtype=dtype),
-            imagej=True,
-            resolution=(1.0 / pixel_um, 1.0 / pixel_um),
-            metadata={"unit": "um", "axes": "YX" if image.ndim == 2 else "ZYX"},
+            data,
+            ome=True,
+            photometric="minisblack",
+            resolution=(per_cm, per_cm),
+            resolutionunit="CENTIMETER",
+            metadata=metadata,
         )
 
 
@@ -276,6 +306,17 @@ def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
     """Write a JSON document, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_napari_points(path: str | os.PathLike, picks: pd.DataFrame) -> None:
+    """Write picks (y_px, x_px and any other columns) as the CSV of a napari points layer:
+    ``index``, ``axis-0`` (y), ``axis-1`` (x), then the other columns as the points' features.
+    """
+    table = picks.rename(columns={"y_px": "axis-0", "x_px": "axis-1"})
+    others = [column for column in table.columns if column not in ("axis-0", "axis-1")]
+    table = table[["axis-0", "axis-1", *others]].reset_index(drop=True)
+    table.insert(0, "index", np.arange(len(table)))
+    write_table(path, table)
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:

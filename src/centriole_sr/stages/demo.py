@@ -80,7 +80,8 @@ def simulate_beads(
     """
     with logging_to(log) as logger:
         pixel_nm = getattr(optics, f"{modality}_pixel_nm")
-        planes_nm = np.arange(-3, 4) * 200.0 if modality == "widefield" else None
+        z_step_nm = 200.0 if modality == "widefield" else None
+        planes_nm = np.arange(-3, 4) * z_step_nm if z_step_nm else None
         image, _ = simulate.simulate_beads(optics, modality, pixel_nm, 256, 30, seed, planes_nm)
         logger.info("%s beads, image %s, seed %d", modality, image.shape, seed)
-        io.write_tiff(output, image, pixel_nm)
+        io.write_tiff(output, image, pixel_nm, z_step_nm=z_step_nm)
