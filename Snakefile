@@ -16,6 +16,7 @@ include: "workflow/rules/degradation.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/restoration.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

@@ -72,6 +72,7 @@ def new_widefield_field_jobs(field: str) -> Counter:
             ("evaluate_picking", "modality=widefield"): 1,
             ("domain_gap", ""): 1,  # compares all widefield patches with the degraded ones
             ("summarize", ""): 1,
+            ("export_bmz", ""): 1,  # the package holds the summary's validation figures
             ("all", ""): 1,
         }
     )

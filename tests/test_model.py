@@ -4,8 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from centriole_sr.devices import pick_device
 from centriole_sr.io import InputError
-from centriole_sr.model import ResidualUNet, pick_device
+from centriole_sr.model import ResidualUNet
 
 
 def _randomised(model: ResidualUNet, seed: int = 0) -> ResidualUNet:

@@ -46,6 +46,7 @@ DOWNSTREAM_OF_TRAINING = Counter(
         ("train_model", ""): 1,
         ("evaluate_heldout", ""): 1,
         ("summarize", ""): 1,
+        ("export_bmz", ""): 1,
         ("all", ""): 1,
         **{
             (rule, f"field={field}"): 1
@@ -258,6 +259,7 @@ def test_changed_script_reruns_its_rule_and_downstream(acquired):
                 ("evaluate_heldout", ""): 1,
                 **{("evaluate_field", f"field={field}"): 1 for field in FIELDS},
                 ("summarize", ""): 1,
+                ("export_bmz", ""): 1,
                 ("all", ""): 1,
             }
         )

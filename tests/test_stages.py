@@ -57,4 +57,4 @@ def test_a_module_edit_changes_the_fingerprint_of_the_stages_that_use_it(tmp_pat
         source.write("\n# an edit\n")
     after = {stage: stages.fingerprint(stage) for stage in stages.STAGES}
     changed = {stage for stage in stages.STAGES if before[stage] != after[stage]}
-    assert changed == {"restoration", "evaluation"}
+    assert changed == {"restoration", "evaluation", "export"}

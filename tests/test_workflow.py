@@ -78,7 +78,8 @@ def test_restored_field_is_at_the_confocal_pixel_size(demo_run):
     widefield = tifffile.imread(demo_run / "results/demo/widefield/field00.tif")
     assert restored.shape == (2 * widefield.shape[0], 2 * widefield.shape[1])
     assert restored.dtype == np.float32 and np.isfinite(restored).all()
-    assert x_resolution[0] / x_resolution[1] == pytest.approx(1000 / 45, rel=1e-4)
+    assert x_resolution[0] / x_resolution[1] == pytest.approx(1e7 / 45, rel=1e-4)  # per cm
+    assert io.read_field(demo_run / "results/restored/field00.tif")[1] == pytest.approx(45.0)
 
 
 def test_field_evaluation_compares_with_the_reference(demo_run):
@@ -139,6 +140,7 @@ def test_missing_model_or_new_training_setting_retrains_and_rerestores_only(demo
             ("train_model", ""): 1,
             ("evaluate_heldout", ""): 1,
             ("summarize", ""): 1,
+            ("export_bmz", ""): 1,
             ("all", ""): 1,
             **{(rule, f"field=field0{i}"): 1 for i in range(3) for rule in RESTORE_RULES},
         }
@@ -255,8 +257,9 @@ def _edited_package(tmp_path, module: str) -> dict:
 
 
 def test_package_edit_reruns_exactly_the_rules_whose_stage_uses_it(demo_run, tmp_path):
-    """scoring.py serves the evaluation stage only; restore.py the restoration and evaluation
-    stages. Each edit reruns those rules' jobs and what depends on their outputs, no other."""
+    """scoring.py serves the evaluation stage only; restore.py the restoration, evaluation and
+    export stages. Each edit reruns those rules' jobs and what depends on their outputs (the
+    model package holds the evaluation's summary), no other."""
     evaluation = Counter(
         {
             ("evaluate_picking", "modality=confocal"): 1,
@@ -264,6 +267,7 @@ def test_package_edit_reruns_exactly_the_rules_whose_stage_uses_it(demo_run, tmp
             ("evaluate_heldout", ""): 1,
             **{("evaluate_field", f"field=field0{i}"): 1 for i in range(3)},
             ("summarize", ""): 1,
+            ("export_bmz", ""): 1,
             ("all", ""): 1,
         }
     )
@@ -275,3 +279,31 @@ def test_package_edit_reruns_exactly_the_rules_whose_stage_uses_it(demo_run, tmp
     assert planned_jobs(demo_run, env=_edited_package(tmp_path / "a", "scoring.py")) == evaluation
     edited = _edited_package(tmp_path / "b", "restore.py")
     assert planned_jobs(demo_run, env=edited) == evaluation + restoration
+
+
+def test_commands_restore_and_pick_new_fields_as_the_pipeline_does(demo_run, tmp_path):
+    """centriole-sr restore and pick, outside Snakemake, on a field the pipeline processed:
+    the same restored pixels and the same picks; the picks also as a napari points CSV."""
+    from centriole_sr import cli
+
+    field = demo_run / "results/demo/widefield/field01.tif"
+    out = tmp_path / "out"
+    model = str(demo_run / "results/model")
+    assert cli.main(["restore", model, str(field), "-o", str(out), "--tile-px", "96"]) == 0
+    np.testing.assert_array_equal(
+        tifffile.imread(out / "field01.ome.tif"),
+        tifffile.imread(demo_run / "results/restored/field01.tif"),
+    )
+    picker = str(demo_run / "results/picking/widefield")
+    (tmp_path / "broken.tif").write_bytes(b"II*\0 not a tiff")
+    assert cli.main(["pick", picker, str(field), str(tmp_path / "broken.tif"), "-o", str(out)]) == 1
+    assert not (out / "broken.tsv").exists()
+    assert cli.main(["pick", str(tmp_path / "no picker"), str(field), "-o", str(out)]) == 101
+    assert cli.main(["pick", picker, str(field), "-o", str(out), "--pixel-nm", "45"]) == 101
+    expected = pd.read_csv(demo_run / "results/picks/widefield/field01.tsv", sep="\t")
+    pd.testing.assert_frame_equal(pd.read_csv(out / "field01.tsv", sep="\t"), expected)
+    napari = pd.read_csv(out / "field01.csv")
+    assert list(napari.columns) == ["index", "axis-0", "axis-1", "score", "topaz_score"]
+    np.testing.assert_array_equal(napari[["axis-0", "axis-1"]], expected[["y_px", "x_px"]])
+    pipeline_csv = pd.read_csv(demo_run / "results/picks/widefield/field01.csv")
+    pd.testing.assert_frame_equal(napari, pipeline_csv)

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 log = logging.getLogger("centriole_sr")
 
@@ -15,11 +16,15 @@ log = logging.getLogger("centriole_sr")
 def logging_to(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
     """Send the package's log records (and Python warnings) to ``path`` for one stage.
 
-    Without a path they go to standard error. An exception escaping the block is logged
-    with its traceback before it propagates.
+    Without a path they go to standard error; the log's folder is made where missing. An
+    exception escaping the block is logged with its traceback before it propagates.
     """
     handler: logging.Handler
-    handler = logging.FileHandler(path, mode="w") if path else logging.StreamHandler()
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, mode="w")
+    else:
+        handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

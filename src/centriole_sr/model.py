@@ -18,6 +18,8 @@ depth 3 doubles the receptive field for wider haze.
 Geometry: coarse pixel i covers fine pixels [i*scale, (i+1)*scale) (as
 :func:`centriole_sr.degrade.block_mean`); both PixelShuffle and bicubic interpolation
 with ``align_corners=False`` keep that convention.
+
+This module imports torch only: it is the architecture file of the BioImage Model Zoo package.
 """
 
 from __future__ import annotations
@@ -25,20 +27,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from centriole_sr.io import InputError
-
-
-def pick_device(device: str, key: str) -> torch.device:
-    """Resolve "auto" to CUDA when available; refuse "cuda" without a GPU (``key`` names the
-    config setting in the message)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"{key} is 'cuda' but no CUDA GPU is visible; use 'auto' or 'cpu'")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"{key} must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    return torch.device(device)
 
 
 def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -116,6 +104,15 @@ class ResidualUNet(nn.Module):
         multiple = 2**self.depth
         pad_y, pad_x = -height % multiple, -width % multiple
         padded = F.pad(image, (0, pad_x, 0, pad_y), mode="replicate") if pad_y or pad_x else image
+        residual = self.residual(padded)[..., : height * self.scale, : width * self.scale]
+        upsampled = F.interpolate(
+            image, scale_factor=self.scale, mode="bicubic", align_corners=False
+        )
+        return upsampled + residual
+
+    def residual(self, padded: torch.Tensor) -> torch.Tensor:
+        """The learned residual of (n, 1, h, w) images whose sides are multiples of
+        2**depth; it depends on no image size, so it traces for any size."""
         features = self.head(padded)
         skips = []
         for encoder in self.encoders:
@@ -126,11 +123,7 @@ class ResidualUNet(nn.Module):
         for level in reversed(range(self.depth)):
             features = self.upsamplers[level](features)
             features = self.decoders[level](torch.cat([features, skips[level]], dim=1))
-        residual = self.tail(features)[..., : height * self.scale, : width * self.scale]
-        upsampled = F.interpolate(
-            image, scale_factor=self.scale, mode="bicubic", align_corners=False
-        )
-        return upsampled + residual
+        return self.tail(features)
 
     def constructor_args(self) -> dict[str, int]:
         """The keyword arguments that rebuild this architecture."""

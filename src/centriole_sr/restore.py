@@ -1,4 +1,5 @@
-"""Load a trained model safely and restore whole widefield fields tile by tile.
+"""Load a trained model safely and restore whole widefield fields tile by tile; the
+:class:`Restorer` that loads a model once and restores images and files with it.
 
 Tiling: tiles start on multiples of 2**depth (so the U-Net's pooling grid is the same
 as for the whole field) and overlap by ``overlap_px``. In each overlap the outer part,
@@ -11,17 +12,25 @@ and the tile grid is a product grid, so the weight sum is the outer product of t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from centriole_sr import io
+from centriole_sr.devices import pick_device
 from centriole_sr.io import InputError, read_json
 from centriole_sr.model import ResidualUNet
+from centriole_sr.settings import Reading
+
+PathLike = str | os.PathLike
 
 ARCHITECTURE = "ResidualUNet"
 CROSSFADE_PX = 8
@@ -82,8 +91,16 @@ def check_pixel_size(
         raise InputError(
             f"field pixel size {widefield_pixel_nm:.2f} nm differs from the model's "
             f"{float(model_pixel_nm):.2f} nm by more than {tolerance:.0%}; resample the field "
-            "or train a model at this pixel size"
+            "(centriole-sr restore --resample) or train a model at this pixel size"
         )
+
+
+def context_px(model: ResidualUNet) -> int:
+    """Input pixels of context an output pixel needs on each side (half the receptive field,
+    rounded up to a multiple of 2**depth): the halo of the bioimage.io package, and how far an
+    image is extended by mirror symmetry before it is restored."""
+    multiple = 2**model.depth
+    return -(-math.ceil((model.receptive_field_px - 1) / 2) // multiple) * multiple
 
 
 def default_overlap_px(model: ResidualUNet) -> int:
@@ -125,15 +142,36 @@ def restore_image(
 ) -> np.ndarray:
     """Restore a normalised (y, x) widefield image of any size; returns (y*scale, x*scale).
 
-    ``tile_px`` and ``overlap_px`` are in input pixels (rounded to multiples of
-    2**depth); ``overlap_px`` defaults to :func:`default_overlap_px`. Tiles are run in
-    batches of ``batch_size``, in mixed precision on CUDA; ``progress(done, total)`` is
-    called after each batch.
+    The image is first extended by mirror symmetry by :func:`context_px` on each side (numpy's
+    and bioimageio.core's "symmetric"), so that pixels near its border see context as inner
+    pixels do, and the extension is cropped from the result. ``tile_px`` and ``overlap_px``
+    are in input pixels (rounded to multiples of 2**depth); ``overlap_px`` defaults to
+    :func:`default_overlap_px`. Tiles are run in batches of ``batch_size``, in mixed precision
+    on CUDA; ``progress(done, total)`` is called after each batch.
     """
     if image.ndim != 2:
         raise ValueError(f"expected a 2D (y, x) image, got shape {image.shape}")
     if scale != model.scale:
         raise ValueError(f"scale {scale} differs from the model's {model.scale}")
+    context = context_px(model)
+    extended = np.pad(image, context, mode="symmetric")
+    restored = _restore_tiles(model, extended, scale, tile_px, overlap_px, batch_size, device,
+                              progress)  # fmt: skip
+    crop = slice(context * scale, -context * scale)
+    return np.ascontiguousarray(restored[crop, crop])
+
+
+def _restore_tiles(
+    model: ResidualUNet,
+    image: np.ndarray,
+    scale: int,
+    tile_px: int,
+    overlap_px: int | None,
+    batch_size: int,
+    device: str | torch.device,
+    progress: Callable[[int, int], None] | None,
+) -> np.ndarray:
+    """:func:`restore_image` of an image already extended: tiles, weights, stitching."""
     multiple = 2**model.depth
     tile_px = max(tile_px // multiple * multiple, multiple)
     overlap_px = default_overlap_px(model) if overlap_px is None else overlap_px
@@ -186,3 +224,152 @@ def restore_image(
             if progress is not None:
                 progress(min(first + batch_size, len(tiles)), len(tiles))
     return output
+
+
+MIN_TILE_PX = 64
+"""Out of GPU memory, tiles are halved down to this side (widefield pixels) before giving up."""
+PLANE = Reading(channel=None, z_stack="max")
+"""Reading of single-channel files, z-stacks as their maximum projection (the config's default)."""
+PIXEL_TOLERANCE = 0.02
+"""A relative pixel-size difference beyond this refuses an image (unless resampled)."""
+
+
+@dataclass
+class Restorer:
+    """A trained network, loaded once, that restores widefield images of its pixel size.
+
+    ``tile_px`` and ``batch_size`` are the tiling's (restoration.tile_px and batch_size);
+    ``device`` a torch device (see :meth:`from_dir`).
+    """
+
+    model: Any
+    card: dict[str, Any]
+    weights_sha256: str
+    device: Any
+    tile_px: int = 256
+    batch_size: int = 4
+
+    @classmethod
+    def from_files(
+        cls,
+        weights: PathLike,
+        card: PathLike,
+        *,
+        device: str = "auto",
+        tile_px: int = 256,
+        batch_size: int = 4,
+    ) -> Restorer:
+        """Load weights.pt with its card.json; ``device``: auto (CUDA when visible), cpu or
+        cuda. A missing or corrupt file raises :class:`io.InputError` naming it."""
+        model, model_card = load_model(weights, card)
+        torch_device = pick_device(device, "device")
+        digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+        return cls(model.to(torch_device), model_card, digest, torch_device, tile_px, batch_size)
+
+    @classmethod
+    def from_dir(cls, model_dir: PathLike, **options: Any) -> Restorer:
+        """The model of a training's folder (results/model: weights.pt, card.json)."""
+        folder = Path(model_dir)
+        if not folder.is_dir():
+            raise io.InputError(f"{folder}: no such model folder (it holds weights.pt, card.json)")
+        return cls.from_files(folder / "weights.pt", folder / "card.json", **options)
+
+    @property
+    def scale(self) -> int:
+        """Widefield pixel size / confocal pixel size: the output has ``scale`` x the pixels."""
+        return int(self.card["scale"])
+
+    @property
+    def widefield_pixel_nm(self) -> float:
+        """The pixel size of the widefield images the model was trained for."""
+        return float(self.card["widefield_pixel_nm"])
+
+    def restore(
+        self,
+        image: np.ndarray,
+        pixel_nm: float | None = None,
+        *,
+        resample: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Restore a (y, x) widefield image of ``pixel_nm`` (None: the model's) onto the
+        confocal grid, on the normalised scale the network was trained on.
+
+        An image of another pixel size stops, naming both, unless ``resample``: then it is
+        first resampled (cubic) to the model's pixel size. On CUDA out of memory the tiles are
+        halved and the image restored again.
+        """
+        image = self._at_model_pixel_size(np.asarray(image, np.float32), pixel_nm, resample)
+        normalised = io.normalize_percentile(image)
+        tile_px = self.tile_px
+        while True:
+            try:
+                return restore_image(
+                    self.model, normalised, self.scale, tile_px=tile_px,
+                    batch_size=self.batch_size, device=self.device, progress=progress,
+                )  # fmt: skip
+            except RuntimeError as error:  # torch.OutOfMemoryError is one
+                if not _out_of_memory(error) or tile_px // 2 < MIN_TILE_PX:
+                    raise
+                import torch
+
+                torch.cuda.empty_cache()
+                tile_px //= 2
+
+    def _at_model_pixel_size(
+        self, image: np.ndarray, pixel_nm: float | None, resample: bool
+    ) -> np.ndarray:
+        if pixel_nm is None or abs(pixel_nm / self.widefield_pixel_nm - 1) <= PIXEL_TOLERANCE:
+            return image
+        if not resample:
+            check_pixel_size(self.card, pixel_nm, PIXEL_TOLERANCE)
+        from scipy import ndimage
+
+        return ndimage.zoom(image, pixel_nm / self.widefield_pixel_nm, order=3).astype(np.float32)
+
+    def metadata(self) -> dict[str, Any]:
+        """What a restored image says about its making: the model's checksum and settings."""
+        return {
+            "software": "centriole-sr",
+            "model_sha256": self.weights_sha256,
+            "model_args": self.card.get("model_args"),
+            "widefield_pixel_nm": self.widefield_pixel_nm,
+            "confocal_pixel_nm": self.card.get("confocal_pixel_nm"),
+            "normalization": self.card.get("normalization"),
+            "tile_px": self.tile_px,
+        }
+
+    def restore_file(
+        self,
+        path: PathLike,
+        output: PathLike,
+        *,
+        pixel_nm: float | None = None,
+        reading: Reading = PLANE,
+        resample: bool = False,
+        output_dtype: str = "float32",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Restore one image file into an OME-TIFF at the confocal pixel size (nm), with
+        :meth:`metadata` as its description; returns the restored image.
+
+        The pixel size comes from the file (``pixel_nm`` where it has none). ``reading``: the
+        channel and z-stack handling of the pipeline. ``output_dtype`` "input" writes the
+        input's pixel type and intensity scale (:func:`io.denormalize_percentile`).
+        """
+        image, found_pixel_nm = io.read_field(path, pixel_nm, **vars(reading))
+        restored = self.restore(image, found_pixel_nm, resample=resample, progress=progress)
+        source_pixel_nm = self.widefield_pixel_nm if resample else found_pixel_nm
+        if output_dtype == "input":
+            restored = io.denormalize_percentile(restored, image, io.stored_dtype(path))
+        description = json.dumps({**self.metadata(), "source": Path(path).name})
+        io.write_tiff(output, restored, source_pixel_nm / self.scale, description=description)
+        return restored
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    return "out of memory" in str(error).lower()
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    return "out of memory" in str(error).lower()

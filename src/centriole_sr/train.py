@@ -26,8 +26,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from centriole_sr.devices import pick_device
 from centriole_sr.io import InputError, atomic_path, normalize_percentile, write_json, write_table
-from centriole_sr.model import ResidualUNet, pick_device
+from centriole_sr.model import ResidualUNet
 
 # Settings that change neither the result nor its meaning: a checkpoint stays valid.
 RESUMABLE_CHANGES = ("max_minutes", "threads", "device")

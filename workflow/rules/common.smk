@@ -198,6 +198,7 @@ def all_outputs():
     outputs += expand("results/restored/{field}.tif", field=FIELDS["widefield"])
     outputs += expand("results/restored_patches/{field}.tif", field=FIELDS["widefield"])
     outputs += ["results/evaluation/heldout.csv", "results/evaluation/summary.csv"]
+    outputs += ["results/model/centriole-sr.bmz.zip"]
     outputs += [
         "results/degradation/examples.png",
         "results/degradation/domain_gap.json",

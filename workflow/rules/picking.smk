@@ -98,6 +98,7 @@ rule pick_centrioles:
         field=field_image,
     output:
         picks="results/picks/{modality}/{field}.tsv",
+        napari="results/picks/{modality}/{field}.csv",
     log:
         "logs/picking/extract/{modality}/{field}.log",
     benchmark:

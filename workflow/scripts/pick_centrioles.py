@@ -14,5 +14,6 @@ pick_centrioles(
     reading=Reading.from_dict(snakemake.params.reading),
     threads=snakemake.threads,
     output=snakemake.output.picks,
+    napari=snakemake.output.napari,
     log=snakemake.log[0],
 )

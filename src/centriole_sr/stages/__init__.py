@@ -10,7 +10,9 @@ import hashlib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
-STAGES = ("demo", "picking", "patches", "degradation", "training", "restoration", "evaluation")
+STAGES = (
+    "demo", "picking", "patches", "degradation", "training", "restoration", "evaluation", "export"
+)  # fmt: skip
 
 
 def _module_path(name: str) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,8 @@ def calibrate_picker(
             "best": calibration.best,
             "match_radius_nm": match_radius_nm,
             "picking_pixel_nm": pixel_nm * factor,
+            "field_pixel_nm": pixel_nm,
+            "picking": asdict(settings),
             "rescorer": rescorer.to_dict() if rescorer else None,
             "curve": calibration.curve.to_dict(orient="list"),
         },
@@ -204,11 +207,13 @@ def pick_centrioles(
     reading: Reading,
     threads: int = 1,
     output: PathLike,
+    napari: PathLike | None = None,
     log: PathLike | None = None,
 ) -> None:
     """Pick one field (``image``: preprocessed, ``field``: original); write (y_px, x_px, score,
     topaz_score) in the field's own pixels: ``score`` is the rescorer's log-odds where the picker
-    has one (``threshold``: its threshold.json), else Topaz's score.
+    has one (``threshold``: its threshold.json), else Topaz's score. ``napari`` gets the same
+    picks as a napari points layer's CSV.
 
     The threshold (on ``score``) comes from threshold.json unless ``picking.threshold`` is a
     number. A picker trained at another picking pixel size stops. ``threads``: Topaz's.
@@ -240,3 +245,5 @@ def pick_centrioles(
         else:
             logger.info("%d picks at score >= %.3f", len(picks), cut)
         io.write_table(output, picks)
+        if napari is not None:
+            io.write_napari_points(napari, picks)

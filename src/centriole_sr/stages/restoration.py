@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -27,41 +28,33 @@ def restore_field(
     restored: PathLike,
     log: PathLike | None = None,
 ) -> None:
-    """Restore one whole widefield field; write a TIFF at the confocal pixel size.
+    """Restore one whole widefield field; write an OME-TIFF at the confocal pixel size
+    (:meth:`centriole_sr.api.Restorer.restore_file`, as ``centriole-sr restore`` does).
 
     The TIFF holds float32 on the normalised scale, or with ``output_dtype: input`` the
     input's pixel type on its intensity scale (see :func:`io.denormalize_percentile`).
     """
     import torch
 
-    from centriole_sr.model import pick_device
-    from centriole_sr.restore import check_pixel_size, load_model, restore_image
+    from centriole_sr.restore import Restorer
 
     torch.set_num_threads(threads)
     with logging_to(log) as logger:
-        field, found_pixel_nm = io.read_field(image, pixel_nm, **vars(reading))
-        model, model_card = load_model(weights, card)
-        check_pixel_size(model_card, found_pixel_nm)
-        device = pick_device(settings.device, "restoration.device")
-        scale = int(model_card["scale"])
-        logger.info("%s: %s on %s, %d threads", image, field.shape, device, threads)
-        start = time.perf_counter()
-        result = restore_image(
-            model,
-            io.normalize_percentile(field),
-            scale,
-            tile_px=settings.tile_px,
+        restorer = Restorer.from_files(
+            weights, card, device=settings.device, tile_px=settings.tile_px,
             batch_size=settings.batch_size,
-            device=device,
-            progress=progress_logger("tiles"),
-        )
-        if settings.output_dtype == "input":
-            result = io.denormalize_percentile(result, field, io.stored_dtype(image))
-        io.write_tiff(restored, result, found_pixel_nm / scale)
+        )  # fmt: skip
+        logger.info("%s on %s, %d threads", image, restorer.device, threads)
+        start = time.perf_counter()
+        result = restorer.restore_file(
+            image, restored, pixel_nm=pixel_nm, reading=reading,
+            output_dtype=settings.output_dtype, progress=progress_logger("tiles"),
+        )  # fmt: skip
         seconds = time.perf_counter() - start
+        megapixels = result.size / restorer.scale**2 / 1e6
         logger.info(
-            "%s -> %s %s in %.1f s (%.2f s per input megapixel)",
-            field.shape, result.shape, result.dtype, seconds, seconds / (field.size / 1e6),
+            "%s %s in %.1f s (%.2f s per input megapixel)",
+            result.shape, result.dtype, seconds, seconds / megapixels,
         )  # fmt: skip
 
 
@@ -74,16 +67,14 @@ def restore_patches(
     log: PathLike | None = None,
 ) -> None:
     """Restore the widefield patches around the picks of one field; write a TIFF stack."""
-    from centriole_sr.restore import load_model, restore_image
+    from centriole_sr.restore import Restorer
 
     with logging_to(log) as logger:
         data = load_patches(patches)
-        model, model_card = load_model(weights, card)
-        scale = int(model_card["scale"])
-        size = data["patches"].shape[-1] * scale
-        stack = [
-            restore_image(model, io.normalize_percentile(patch), scale) for patch in data["patches"]
-        ]
+        restorer = Restorer.from_files(weights, card, device="cpu")
+        size = data["patches"].shape[-1] * restorer.scale
+        stack = [restorer.restore(patch) for patch in data["patches"]]
         stack = np.stack(stack) if stack else np.zeros((0, size, size), np.float32)
-        io.write_tiff(restored, stack, float(data["pixel_nm"]) / scale)
+        pixel_nm = float(data["pixel_nm"]) / restorer.scale
+        io.write_tiff(restored, stack, pixel_nm, description=json.dumps(restorer.metadata()))
         logger.info("%d patches restored", len(stack))
