@@ -42,6 +42,7 @@ from centriole_sr import io, picking
 from centriole_sr.logs import logging_to
 from centriole_sr.settings import Picking, Reading
 from centriole_sr.stages.picking import (
+    LabelledFields,
     calibrate_picker,
     convert_to_mrc,
     pick_centrioles,
@@ -94,23 +95,20 @@ def accuracy(config: dict, modality: str, radius_nm: float) -> list[dict]:
 READING = Reading(channel=None, z_stack="max")  # the demo's fields are 2D
 
 
-def picker_arguments(config: dict, modality: str, fields: list[str], radius_nm: float) -> dict:
-    """The arguments that the train_picker and calibrate_picker stages share, as the
-    train_picker rule passes them for the run's labelled ``fields`` (with 2 threads)."""
+def labelled_fields(config: dict, modality: str, fields: list[str]) -> LabelledFields:
+    """The run's labelled ``fields`` of ``modality`` as the train_picker rule passes them."""
     pixel_nm = config["optics"][f"{modality}_pixel_nm"]
-    return {
-        "images": [ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields],
-        "fields": fields,
-        "labels": ROOT / "results/demo/labels.tsv",
-        "modality": modality,
-        "factor": picking.downsample_factor(pixel_nm, config["picking"]["pixel_nm"]),
-        "pixel_nm": pixel_nm,
-        "reading": READING,
-        "threads": 2,
-        "field_images": [ROOT / f"results/demo/{modality}/{f}.tif" for f in fields],
-        "references": [ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields],
-        "match_radius_nm": radius_nm,
-    }
+    return LabelledFields(
+        modality=modality,
+        fields=fields,
+        images=[ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields],
+        field_images=[ROOT / f"results/demo/{modality}/{f}.tif" for f in fields],
+        labels=ROOT / "results/demo/labels.tsv",
+        references=[ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields],
+        factor=picking.downsample_factor(pixel_nm, config["picking"]["pixel_nm"]),
+        pixel_nm=pixel_nm,
+        reading=READING,
+    )
 
 
 def picking_settings(config: dict, **changes) -> Picking:
@@ -125,8 +123,10 @@ def train_as_pipeline(
     (threshold chosen on ``fields``), with ``picking.seed`` = ``seed``: ``folder`` gets
     picker.sav and threshold.json."""
     train_picker(
-        **picker_arguments(config, modality, fields, radius_nm),
+        labelled=labelled_fields(config, modality, fields),
         settings=picking_settings(config, seed=seed),
+        match_radius_nm=radius_nm,
+        threads=2,
         model=folder / "picker.sav",
         threshold=folder / "threshold.json",
         log=folder / "train.log",
@@ -160,8 +160,10 @@ def recalibrate(
     with logging_to(folder / "calibrate.log"):
         calibrate_picker(
             model=folder / "picker.sav",
-            **picker_arguments(config, modality, fields, radius_nm),
+            labelled=labelled_fields(config, modality, fields),
             settings=picking_settings(config, rescore=rescore),
+            match_radius_nm=radius_nm,
+            threads=2,
             threshold=folder / "threshold.json",
         )
 

@@ -7,7 +7,8 @@ otherwise an untrained network of the configured architecture, which takes as lo
     .venv/bin/python benchmarks/restore_command.py [--field-px 2048] [--small 100] [--large-px 8192]
 
 Every measurement is a fresh process, as a user runs it: the command on one ``--field-px``² field
-and the restore_field stage function on the same field (both with model loading and TIFF I/O);
+and the restore_field stage function on the same field (both with model loading and TIFF I/O;
+the median of ``--repeats`` alternated runs);
 the command on ``--small`` fields of 512² in one call and on one field of the same pixels; the
 command on a ``--large-px``² field with its peak resident memory (ru_maxrss of the child).
 Prints a Markdown table and writes docs/benchmarks/restore_command.md.
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--field-px", type=int, default=2048)
     parser.add_argument("--small", type=int, default=100, help="number of 512² fields")
     parser.add_argument("--large-px", type=int, default=8192)
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each on --field-px")
     args = parser.parse_args()
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     pixel_nm = config["optics"]["widefield_pixel_nm"]
@@ -83,11 +85,13 @@ def main() -> None:
         field = folder / "field.tif"
         write_tiff(field, test_field(args.field_px), pixel_nm)
         megapixels = args.field_px**2 / 1e6
-        stage_s, _ = run([sys.executable, "-c", STAGE, str(weights), str(card), str(field),
-                          str(folder / "stage.tif"), str(pixel_nm), str(tiling["tile_px"]),
-                          str(tiling["batch_size"]), str(threads)])  # fmt: skip
-        command_s, _ = run([*COMMAND, str(model_dir), str(field), "-o", str(folder / "a"),
-                            *options])  # fmt: skip
+        stage = [sys.executable, "-c", STAGE, str(weights), str(card), str(field),
+                 str(folder / "stage.tif"), str(pixel_nm), str(tiling["tile_px"]),
+                 str(tiling["batch_size"]), str(threads)]  # fmt: skip
+        command = [*COMMAND, str(model_dir), str(field), "-o", str(folder / "a"), *options]
+        # alternated, the median of --repeats: one run of each moves by 10-15 % here
+        times = [(run(stage)[0], run(command)[0]) for _ in range(args.repeats)]
+        stage_s, command_s = (float(np.median(column)) for column in zip(*times, strict=True))
         rows += [
             {"case": f"restore_field stage, {args.field_px}²", "s": stage_s,
              "s_per_MP": stage_s / megapixels},

@@ -220,7 +220,7 @@ def test_bad_labels_tables_stop_naming_the_table(tmp_path, labels, message):
     if labels is not None:
         path.write_text(labels)
     with pytest.raises(io.InputError, match=message) as error:
-        check_labels_inside(path, {"confocal": ["field 1"]}, {"confocal": str(tmp_path)})
+        check_labels_inside(path, {"confocal": {"field 1": tmp_path / "field 1.tif"}})
     assert str(path) in str(error.value)
 
 

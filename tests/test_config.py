@@ -77,3 +77,25 @@ def test_beads_chosen_without_bead_images_name_the_key(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "bead1.tif").write_bytes(b"")
     check_config(config)  # a folder with bead TIFFs passes (their content is read later)
+
+
+def test_blank_label_rows_are_dropped_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "labels.csv"
+    path.write_text("field,x_px,y_px\na,1,2\n,,\n  ,,\nb,3,4\n,,\n")
+    labels = read_labels(path, {"confocal": ["a", "b"]})
+    assert labels[["field", "x_px", "y_px"]].values.tolist() == [["a", 1, 2], ["b", 3, 4]]
+    assert "3 blank row(s) dropped (row 2, 3, 5 after the header)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [("a,,7", r"row 2 after the header \(field a, y_px 7\) has no x_px;"),
+     ("a,,", r"row 2 after the header \(field a\) has no x_px and no y_px;"),
+     (",5,6", r"row 2 after the header \(x_px 5, y_px 6\) has no field;")],
+)  # fmt: skip
+def test_a_label_row_with_a_field_but_no_coordinates_stops_naming_it(tmp_path, row, message):
+    path = tmp_path / "labels.csv"
+    path.write_text(f"field,x_px,y_px\na,1,2\n{row}\n")
+    with pytest.raises(InputError, match=message) as error:
+        read_labels(path, {"confocal": ["a"]})
+    assert str(path) in str(error.value)

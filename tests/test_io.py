@@ -9,6 +9,8 @@ from centriole_sr.io import (
     InputError,
     atomic_path,
     denormalize_percentile,
+    field_name,
+    find_fields,
     normalize_percentile,
     read_field,
     stored_dtype,
@@ -107,3 +109,25 @@ def test_write_tiff_keeps_integer_types(tmp_path, dtype, stored):
     write_tiff(tmp_path / "image.tif", image, 45.0)
     assert stored_dtype(tmp_path / "image.tif") == stored
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "image.tif"), image)
+
+
+def test_fields_of_a_folder_by_every_tiff_ending_in_any_case(tmp_path):
+    image = np.eye(8, dtype=np.float32)
+    for name in ("a.tif", "b.TIFF", "c d.ome.tif", "e.OME.TIFF"):
+        write_tiff(tmp_path / name, image, 45.0)
+    (tmp_path / "notes.txt").write_text("not a field")
+    found = find_fields(tmp_path)
+    assert list(found) == ["a", "b", "c d", "e"]
+    assert found["e"] == tmp_path / "e.OME.TIFF"
+    assert field_name(tmp_path / "c d.ome.tif") == "c d"
+    write_tiff(tmp_path / "a.tiff", image, 45.0)
+    with pytest.raises(InputError, match="a.tif and a.tiff are both field 'a'"):
+        find_fields(tmp_path)
+
+
+def test_a_folder_without_fields_names_itself_and_the_patterns(tmp_path):
+    (tmp_path / "field.png").write_bytes(b"")
+    with pytest.raises(InputError, match=r"no fields \(\*\.tif, \*\.tiff, \*\.ome\.tif, "):
+        find_fields(tmp_path)
+    with pytest.raises(InputError, match="no such folder"):
+        find_fields(tmp_path / "missing")

@@ -307,3 +307,46 @@ def test_commands_restore_and_pick_new_fields_as_the_pipeline_does(demo_run, tmp
     np.testing.assert_array_equal(napari[["axis-0", "axis-1"]], expected[["y_px", "x_px"]])
     pipeline_csv = pd.read_csv(demo_run / "results/picks/widefield/field01.csv")
     pd.testing.assert_frame_equal(napari, pipeline_csv)
+
+
+def _user_folders(demo_run, root):
+    """The tiny demo's fields as a user has them: mixed TIFF endings, labels with blank rows."""
+    endings = {"field00": ".tif", "field01": ".TIFF", "field02": ".ome.tif"}
+    for modality in ("confocal", "widefield"):
+        (root / modality).mkdir(parents=True)
+        for field, ending in endings.items():
+            source = demo_run / f"results/demo/{modality}/{field}.tif"
+            shutil.copy(source, root / modality / f"{field}{ending}")
+    labels = (demo_run / "results/demo/labels.tsv").read_text().splitlines()
+    (root / "labels.tsv").write_text("\n".join([*labels, "\t\t\t", *labels[1:3], "\t\t\t"]))
+    settings = {
+        "demo": {"enabled": False},
+        "inputs": {key: str(root / key) for key in ("confocal", "widefield")}
+        | {"labels": str(root / "labels.tsv")},
+        # the tiny config's PSF widths come from the demo's own bead images
+        "degradation": {"sigma_source": {"confocal": "optics", "widefield": "optics"}},
+    }
+    (root / "user.yaml").write_text(yaml.safe_dump(settings))
+    return root / "user.yaml"
+
+
+def test_fields_with_any_tiff_ending_and_labels_with_blank_rows_are_taken(demo_run, tmp_path):
+    workdir = copy_workflow(tmp_path / "user project")
+    user = _user_folders(demo_run, tmp_path / "data")
+    shutil.copy(user, workdir / "user.yaml")
+    result = snakemake(workdir, "--dry-run", configfiles=("tiny.yaml", "user.yaml"))
+    planned = planned_jobs(workdir, configfiles=("tiny.yaml", "user.yaml"))
+    for field in ("field00", "field01", "field02"):
+        for modality in ("confocal", "widefield"):
+            assert planned[("convert_to_mrc", f"modality={modality}, field={field}")] == 1
+    assert "field01.TIFF" in result.stdout and "field02.ome.tif" in result.stdout
+    assert "2 blank row(s) dropped" in result.stdout + result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (workdir / "empty.yaml").write_text(yaml.safe_dump({"inputs": {"widefield": str(empty)}}))
+    failed = snakemake(workdir, "--dry-run", configfiles=("tiny.yaml", "user.yaml", "empty.yaml"),
+                       check=False)  # fmt: skip
+    assert failed.returncode != 0
+    assert (
+        f"{empty}: no fields (*.tif, *.tiff, *.ome.tif, *.ome.tiff" in failed.stdout + failed.stderr
+    )

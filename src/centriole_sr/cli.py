@@ -20,7 +20,6 @@ from pathlib import Path
 from centriole_sr import io
 from centriole_sr.settings import Reading
 
-TIFF_SUFFIXES = (".tif", ".tiff")
 CANNOT_START = 101
 MOST_FAILED = 100
 
@@ -31,26 +30,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(CANNOT_START, f"{self.prog}: error: {message}\n")
 
 
-def image_stem(path: Path) -> str:
-    """The image's name without its extension (``.ome.tif`` counted as one)."""
-    name = path.name
-    for suffix in (".ome.tiff", ".ome.tif", *TIFF_SUFFIXES):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
-
-
 def expand_inputs(inputs: Sequence[str]) -> list[Path]:
-    """Files as given, the TIFFs of folders (any case of .tif, .tiff, .ome.tif), and the files
-    glob patterns match; sorted within each input, without repeats. A pattern or folder that
-    gives nothing raises :class:`io.InputError` naming it."""
+    """Files as given, the fields of folders (:func:`io.find_fields`), and the files glob
+    patterns match; in order, without repeats. A pattern that matches nothing raises
+    :class:`io.InputError` naming it."""
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES)
-            if not matches:
-                raise io.InputError(f"{path}: no images (*.tif, *.tiff, *.ome.tif, any case)")
+            matches = list(io.find_fields(path).values())
         elif path.exists():
             matches = [path]
         else:
@@ -163,7 +151,7 @@ def run_restore(args: argparse.Namespace) -> int:
 
     def restore(path: Path, progress: Callable[[int, int], None]) -> None:
         restorer.restore_file(
-            path, args.output / f"{image_stem(path)}.ome.tif", pixel_nm=args.pixel_nm,
+            path, args.output / f"{io.field_name(path)}.ome.tif", pixel_nm=args.pixel_nm,
             reading=reading, resample=args.resample, output_dtype=args.output_dtype,
             progress=progress,
         )  # fmt: skip
@@ -188,7 +176,7 @@ def run_pick(args: argparse.Namespace) -> int:
     reading = _reading(args)
 
     def pick(path: Path, progress: Callable[[int, int], None]) -> None:
-        stem = image_stem(path)
+        stem = io.field_name(path)
         picker.pick_file(
             path, args.output / f"{stem}.tsv", napari=args.output / f"{stem}.csv",
             reading=reading, threads=args.threads, log=args.output / "logs" / f"{stem}.log",

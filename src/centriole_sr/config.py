@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 from centriole_sr.io import InputError, field_shape_yx, read_table
 
 LABEL_COLUMNS = ("field", "x_px", "y_px")
+log = logging.getLogger("centriole_sr.config")
 
 
 def check_config(config: dict[str, Any]) -> None:
@@ -85,6 +87,7 @@ def read_labels(
             f"{path}: missing column(s) {', '.join(missing)}; expected field, x_px, y_px "
             "and optionally modality"
         )
+    table = _complete_rows(table, path)
     if table.empty:
         raise InputError(f"{path}: no labels; click a few centrioles per field (Fiji or napari)")
     table["field"] = table["field"].astype(str)
@@ -108,6 +111,33 @@ def read_labels(
     return table[["field", "modality", "x_px", "y_px"]].reset_index(drop=True)
 
 
+def _complete_rows(table: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
+    """The rows of a labels table with a field and both coordinates. Blank rows (no field, no
+    coordinate: trailing separators, spreadsheet leftovers) are dropped with a warning; a row
+    with only some of them stops, naming it."""
+    values = table[list(LABEL_COLUMNS)]
+    present = values.notna() & (values.astype(str).apply(lambda c: c.str.strip()) != "")
+    blank = ~present.any(axis=1)
+    if blank.any():
+        rows = ", ".join(str(index + 1) for index in table.index[blank][:10])
+        log.warning("%s: %d blank row(s) dropped (row %s after the header)", path,
+                    int(blank.sum()), rows)  # fmt: skip
+    partial = ~blank & ~present.all(axis=1)
+    if partial.any():
+        index = table.index[partial][0]
+        missing = [c for c in LABEL_COLUMNS if not present.loc[index, c]]
+        shown = ", ".join(
+            f"{k} {v:g}" if isinstance(v, int | float) else f"{k} {v}"
+            for k, v in values.loc[index].items()
+            if present.loc[index, k]
+        )
+        raise InputError(
+            f"{path}: row {index + 1} after the header ({shown}) has no "
+            f"{' and no '.join(missing)}; complete the row or delete it"
+        )
+    return table[~blank].reset_index(drop=True)
+
+
 def labelled_fields_by_modality(
     path: str | os.PathLike, fields: dict[str, list[str]]
 ) -> dict[str, list[str]]:
@@ -123,13 +153,15 @@ def labelled_fields_by_modality(
 
 
 def check_labels_inside(
-    path: str | os.PathLike, fields: dict[str, list[str]], folders: dict[str, str]
+    path: str | os.PathLike, images: dict[str, dict[str, str | os.PathLike]]
 ) -> None:
-    """Stop naming the labels whose (x, y) lie outside their field's <folder>/<field>.tif."""
+    """Stop naming the labels whose (x, y) lie outside their field (``images``: the image file
+    of each field, per modality)."""
+    fields = {modality: list(paths) for modality, paths in images.items()}
     labels = read_labels(path, fields)
     outside = []
     for (modality, field), rows in labels.groupby(["modality", "field"], sort=True):
-        height, width = field_shape_yx(os.path.join(folders[modality], f"{field}.tif"))
+        height, width = field_shape_yx(images[modality][field])
         inside = rows["x_px"].between(0, width, inclusive="left") & rows["y_px"].between(
             0, height, inclusive="left"
         )

@@ -83,7 +83,8 @@ def write_tiff(
         metadata.update(PhysicalSizeZ=float(z_step_nm), PhysicalSizeZUnit="nm")
     if description is not None:
         metadata["Description"] = description
-    digest = hashlib.sha256(data.tobytes() + repr(sorted(metadata.items())).encode())
+    digest = hashlib.sha256(memoryview(data.reshape(-1)).cast("B"))  # no copy of the pixels
+    digest.update(repr(sorted(metadata.items())).encode())
     metadata["UUID"] = str(uuid.UUID(bytes=digest.digest()[:16], version=4))
     per_cm = 1e7 / pixel_nm
     with atomic_path(path) as tmp:
@@ -220,6 +221,41 @@ def select_plane(
         else:
             raise InputError(f"inputs.z_stack must be 'max' or 'sharpest', got {z_stack!r}")
     return image
+
+
+TIFF_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif")
+"""The endings of image files a field may have, matched in any case (longest first)."""
+
+
+def field_name(path: str | os.PathLike) -> str:
+    """A field's name: its file name without the image ending (``.ome.tif`` counted whole)."""
+    name = Path(path).name
+    for suffix in TIFF_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
+def find_fields(folder: str | os.PathLike) -> dict[str, Path]:
+    """The fields of a folder, by name: its files ending in .tif, .tiff, .ome.tif or .ome.tiff
+    (any case), sorted by name. A folder without any, or two files of one name, stop."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder of fields")
+    fields: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name.lower().endswith(TIFF_SUFFIXES):
+            name = field_name(path)
+            if name in fields:
+                raise InputError(
+                    f"{folder}: {fields[name].name} and {path.name} are both field '{name}'; "
+                    "keep one of them"
+                )
+            fields[name] = path
+    if not fields:
+        patterns = ", ".join(f"*{suffix}" for suffix in reversed(TIFF_SUFFIXES))
+        raise InputError(f"{folder}: no fields ({patterns}, in any case); check the folder")
+    return dict(sorted(fields.items()))
 
 
 def field_shape_yx(path: str | os.PathLike) -> tuple[int, int]:

@@ -155,10 +155,16 @@ def restore_image(
         raise ValueError(f"scale {scale} differs from the model's {model.scale}")
     context = context_px(model)
     extended = np.pad(image, context, mode="symmetric")
-    restored = _restore_tiles(model, extended, scale, tile_px, overlap_px, batch_size, device,
-                              progress)  # fmt: skip
-    crop = slice(context * scale, -context * scale)
-    return np.ascontiguousarray(restored[crop, crop])
+    return _restore_tiles(model, extended, scale, tile_px, overlap_px, batch_size, device,
+                          progress, context * scale)  # fmt: skip
+
+
+def _cropped(start: int, stop: int, crop_px: int, length: int) -> tuple[slice, slice]:
+    """Where output pixels [start, stop) of the extended image land in an output cropped by
+    ``crop_px`` on both sides of ``length`` pixels, and which of the tile's pixels land there."""
+    low, high = max(start - crop_px, 0), min(stop - crop_px, length)
+    offset = start - crop_px
+    return slice(low, max(high, low)), slice(low - offset, max(high, low) - offset)
 
 
 def _restore_tiles(
@@ -170,8 +176,10 @@ def _restore_tiles(
     batch_size: int,
     device: str | torch.device,
     progress: Callable[[int, int], None] | None,
+    crop_px: int,
 ) -> np.ndarray:
-    """:func:`restore_image` of an image already extended: tiles, weights, stitching."""
+    """:func:`restore_image` of an image already extended: tiles, weights, stitching into an
+    output without its outer ``crop_px`` output pixels (only that much is allocated)."""
     multiple = 2**model.depth
     tile_px = max(tile_px // multiple * multiple, multiple)
     overlap_px = default_overlap_px(model) if overlap_px is None else overlap_px
@@ -205,7 +213,7 @@ def _restore_tiles(
 
     tiles = [(ty, tx) for ty in weights[0] for tx in weights[1]]
     tiles.sort(key=lambda t: (t[0][1] - t[0][0], t[1][1] - t[1][0]))  # equal shapes together
-    output = np.zeros((height * scale, width * scale), np.float32)
+    output = np.zeros((height * scale - 2 * crop_px, width * scale - 2 * crop_px), np.float32)
     device = torch.device(device)
     model = model.to(device).eval()
     with torch.inference_mode(), torch.autocast(device.type, enabled=device.type == "cuda"):
@@ -218,9 +226,11 @@ def _restore_tiles(
                 inputs = torch.from_numpy(np.ascontiguousarray(stack, np.float32)).to(device)
                 restored = model(inputs[:, None]).float().cpu().numpy()[:, 0]
                 for ((a0, b0, w0), (a1, b1, w1)), tile in zip(batch, restored, strict=True):
-                    output[a0 * scale : b0 * scale, a1 * scale : b1 * scale] += (
-                        tile * np.outer(w0, w1)
-                    ).astype(np.float32)
+                    target, source = _cropped(a0 * scale, b0 * scale, crop_px, output.shape[0])
+                    target_x, source_x = _cropped(a1 * scale, b1 * scale, crop_px,
+                                                  output.shape[1])  # fmt: skip
+                    weighted = tile[source, source_x] * np.outer(w0[source], w1[source_x])
+                    output[target, target_x] += weighted.astype(np.float32)
             if progress is not None:
                 progress(min(first + batch_size, len(tiles)), len(tiles))
     return output

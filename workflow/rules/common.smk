@@ -10,6 +10,7 @@ from centriole_sr.config import (
     check_labels_inside,
     labelled_fields_by_modality,
 )
+from centriole_sr.io import find_fields
 from centriole_sr.picking import downsample_factor
 from centriole_sr.settings import Settings
 
@@ -34,14 +35,14 @@ def _demo_fields(modality):
     return [f"field{index:02d}" for index in range(count)]
 
 
-def _input_fields(modality):
-    pattern = os.path.join(config["inputs"][modality], "{field,[^/]+}.tif")
-    return sorted(glob_wildcards(pattern).field)
-
-
 if DEMO:
-    FIELDS = {modality: _demo_fields(modality) for modality in MODALITIES}
-    IMAGE_FOLDER = {modality: f"results/demo/{modality}" for modality in MODALITIES}
+    IMAGES = {
+        modality: {
+            f: f"results/demo/{modality}/{f}.tif" for f in _demo_fields(modality)
+        }
+        for modality in MODALITIES
+    }
+    FIELDS = {modality: list(IMAGES[modality]) for modality in MODALITIES}
     LABELS = "results/demo/labels.tsv"
     TRUTH = "results/demo/truth/{modality}/{field}.tsv"
     REFERENCE = "results/demo/confocal_clean/{field}.tif"
@@ -50,8 +51,13 @@ if DEMO:
         for modality in MODALITIES
     }
 else:
-    FIELDS = {modality: _input_fields(modality) for modality in MODALITIES}
-    IMAGE_FOLDER = {modality: config["inputs"][modality] for modality in MODALITIES}
+    IMAGES = {
+        modality: {
+            f: str(p) for f, p in find_fields(config["inputs"][modality]).items()
+        }
+        for modality in MODALITIES
+    }
+    FIELDS = {modality: list(IMAGES[modality]) for modality in MODALITIES}
     LABELS = config["inputs"]["labels"]
     TRUTH = (
         os.path.join(config["inputs"]["truth"], "{modality}", "{field}.tsv")
@@ -64,7 +70,7 @@ else:
         else None
     )
     LABELLED = labelled_fields_by_modality(LABELS, FIELDS)
-    check_labels_inside(LABELS, FIELDS, IMAGE_FOLDER)
+    check_labels_inside(LABELS, IMAGES)
 
 PIXEL_NM = {
     "confocal": config["optics"]["confocal_pixel_nm"],
@@ -91,12 +97,12 @@ def image_reading():
 
 def field_image(wildcards):
     """The TIFF of one field of one modality."""
-    return os.path.join(IMAGE_FOLDER[wildcards.modality], f"{wildcards.field}.tif")
+    return IMAGES[wildcards.modality][wildcards.field]
 
 
 def widefield_image(wildcards):
     """The TIFF of one widefield field."""
-    return os.path.join(IMAGE_FOLDER["widefield"], f"{wildcards.field}.tif")
+    return IMAGES["widefield"][wildcards.field]
 
 
 def picker_files(wildcards):
@@ -138,8 +144,7 @@ def degradation_inputs(wildcards):
     if SETTINGS.degradation.calibrates_noise:
         fields = {m: LABELLED[m] or FIELDS[m] for m in MODALITIES}
         inputs["calibration_fields"] = [
-            os.path.join(IMAGE_FOLDER["widefield"], f"{field}.tif")
-            for field in fields["widefield"]
+            IMAGES["widefield"][f] for f in fields["widefield"]
         ]
         inputs["calibration_patches"] = expand(
             "results/patches/widefield/{field}.npz", field=fields["widefield"]

@@ -11,10 +11,9 @@ rule evaluate_picking:
         truth=lambda wildcards: expand(
             TRUTH, modality=wildcards.modality, field=FIELDS[wildcards.modality]
         ),
-        images=lambda wildcards: expand(
-            os.path.join(IMAGE_FOLDER[wildcards.modality], "{field}.tif"),
-            field=FIELDS[wildcards.modality][:1],
-        ),
+        images=lambda wildcards: [
+            IMAGES[wildcards.modality][FIELDS[wildcards.modality][0]]
+        ],
         threshold=lambda wildcards: picker_files(wildcards)["threshold"],
     output:
         table=report(

@@ -5,7 +5,7 @@ rule export_bmz:
     input:
         weights="results/model/weights.pt",
         card="results/model/card.json",
-        field=os.path.join(IMAGE_FOLDER["widefield"], f"{FIELDS['widefield'][0]}.tif"),
+        field=IMAGES["widefield"][FIELDS["widefield"][0]],
         summary="results/evaluation/summary.csv",
     output:
         package="results/model/centriole-sr.bmz.zip",

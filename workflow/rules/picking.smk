@@ -54,10 +54,9 @@ rule train_picker:
             modality=wildcards.modality,
             field=LABELLED[wildcards.modality],
         ),
-        field_images=lambda wildcards: expand(
-            os.path.join(IMAGE_FOLDER[wildcards.modality], "{field}.tif"),
-            field=LABELLED[wildcards.modality],
-        ),
+        field_images=lambda wildcards: [
+            IMAGES[wildcards.modality][field] for field in LABELLED[wildcards.modality]
+        ],
         references=lambda wildcards: (
             expand(
                 TRUTH, modality=wildcards.modality, field=LABELLED[wildcards.modality]

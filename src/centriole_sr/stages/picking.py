@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,40 +57,53 @@ def preprocess_for_topaz(
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class LabelledFields:
+    """The labelled fields of one modality as its picker learns from them: their names, the
+    preprocessed (``images``) and original (``field_images``) fields, the labels table, the
+    complete centre tables of those fields where there are any (``references``), Topaz's
+    downsampling factor, the fields' pixel size and how they are read."""
+
+    modality: str
+    fields: Sequence[str]
+    images: Sequence[PathLike]
+    field_images: Sequence[PathLike]
+    labels: PathLike
+    references: Sequence[PathLike]
+    factor: int
+    pixel_nm: float
+    reading: Reading
+
+
 def train_picker(
     *,
-    images: Sequence[PathLike],
-    field_images: Sequence[PathLike],
-    fields: Sequence[str],
-    labels: PathLike,
-    references: Sequence[PathLike] = (),
-    modality: str,
-    factor: int,
-    pixel_nm: float,
+    labelled: LabelledFields,
     settings: Picking,
-    reading: Reading,
     match_radius_nm: float,
     threads: int,
     model: PathLike,
     threshold: PathLike,
     log: PathLike | None = None,
 ) -> None:
-    """Train a Topaz picker for one modality from the clicked centres of its labelled
-    ``fields`` (``images``: preprocessed; ``field_images``: original), then calibrate it
-    (:func:`calibrate_picker`): ``model`` gets the picker, ``threshold`` its calibration.
+    """Train a Topaz picker for one modality from the clicked centres of its ``labelled``
+    fields, then calibrate it (:func:`calibrate_picker`): ``model`` gets the picker,
+    ``threshold`` its calibration.
 
     Labels of other fields are ignored here (the workflow checks the whole table at start), so
     that adding a field never retrains a picker.
     """
     with logging_to(log):
-        table = read_labels(labels, {modality: list(fields)}, strict=False)
+        fields, factor = labelled.fields, labelled.factor
+        table = read_labels(labelled.labels, {labelled.modality: list(fields)}, strict=False)
         work_dir = Path(model).parent / "train"
         work_dir.mkdir(parents=True, exist_ok=True)
         trained = picking.train_picker(
-            dict(zip(fields, map(Path, images), strict=True)),
+            dict(zip(fields, map(Path, labelled.images), strict=True)),
             picking.labels_to_targets(table, factor),
             work_dir,
-            radius_px=picking.label_radius_px(settings.centriole_diameter_nm, pixel_nm, factor),
+            radius_px=picking.label_radius_px(
+                settings.centriole_diameter_nm, labelled.pixel_nm, factor
+            ),
             num_particles_per_image=settings.expected_per_field,
             num_epochs=settings.epochs,
             epoch_size=settings.epoch_size,
@@ -98,9 +111,7 @@ def train_picker(
             threads=threads,
         )
         calibrate_picker(
-            model=trained, images=images, field_images=field_images, fields=fields,
-            labels=labels, references=references, modality=modality, factor=factor,
-            pixel_nm=pixel_nm, settings=settings, reading=reading,
+            model=trained, labelled=labelled, settings=settings,
             match_radius_nm=match_radius_nm, threads=threads, threshold=threshold,
         )  # fmt: skip
         with io.atomic_path(model) as tmp:
@@ -110,16 +121,8 @@ def train_picker(
 def calibrate_picker(
     *,
     model: PathLike,
-    images: Sequence[PathLike],
-    field_images: Sequence[PathLike],
-    fields: Sequence[str],
-    labels: PathLike,
-    references: Sequence[PathLike] = (),
-    modality: str,
-    factor: int,
-    pixel_nm: float,
+    labelled: LabelledFields,
     settings: Picking,
-    reading: Reading,
     match_radius_nm: float,
     threads: int,
     threshold: PathLike,
@@ -129,12 +132,14 @@ def calibrate_picker(
 
     With ``picking.rescore``, a :class:`picking.Rescorer` ranks the picks by its log-odds. With
     ``picking.threshold: auto`` the threshold maximises F1 at ``match_radius_nm`` on the
-    labelled fields, against ``references`` (complete centre tables of those fields, as the
+    labelled fields, against their ``references`` (complete centre tables, as the
     demo's ground truth) or, without them, against the labels themselves, which must then mark
     every centriole of those fields. A number is used as it is.
     """
     logger = picking.log
-    table = read_labels(labels, {modality: list(fields)}, strict=False)
+    fields, pixel_nm, factor = labelled.fields, labelled.pixel_nm, labelled.factor
+    labels, references = labelled.labels, labelled.references
+    table = read_labels(labels, {labelled.modality: list(fields)}, strict=False)
     if references:
         truth = [io.read_table(path)[["y_px", "x_px"]].to_numpy(float) for path in references]
         against = "the reference centres of the labelled fields"
@@ -153,11 +158,13 @@ def calibrate_picker(
                 "give inputs.truth",
                 labels, per_field, settings.expected_per_field,
             )  # fmt: skip
-    fields_yx = [io.read_field(path, pixel_nm, **vars(reading))[0] for path in field_images]
+    fields_yx = [
+        io.read_field(path, pixel_nm, **vars(labelled.reading))[0] for path in labelled.field_images
+    ]
     candidates = [
         picking.pick_field(model, image, field, factor, pixel_nm, settings,
                            picking.CALIBRATION_SCORE, threads)
-        for image, field in zip(images, fields_yx, strict=True)
+        for image, field in zip(labelled.images, fields_yx, strict=True)
     ]  # fmt: skip
     calibration = picking.calibrate(
         fields_yx,
