@@ -169,7 +169,7 @@ def export_bmz(
         folder = Path(staging)
         np.save(folder / "test_input.npy", test_in[None, None])
         np.save(folder / "test_output.npy", test_out[None, None].astype(np.float32))
-        _cover(test_in, test_out, folder / "cover.png")
+        _cover(test_in, restorer.restore(test_in), folder / "cover.png")  # as users restore
         documentation = _documentation(model_card, validation_summary(summary))
         (folder / "README.md").write_text(documentation)
         (folder / "card.json").write_text(json.dumps(model_card, indent=2))

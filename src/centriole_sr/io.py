@@ -224,27 +224,54 @@ def select_plane(
 
 
 TIFF_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif")
-"""The endings of image files a field may have, matched in any case (longest first)."""
+"""The endings of TIFF fields, matched in any case (longest first)."""
+VENDOR_SUFFIXES = (".czi", ".nd2", ".lif")
+"""Microscope vendors' formats (Zeiss, Nikon, Leica), read with bioio: the ``formats`` extra."""
+IMAGE_SUFFIXES = TIFF_SUFFIXES + VENDOR_SUFFIXES
+
+
+def read_with_bioio(path: str | os.PathLike) -> tuple[np.ndarray, str, float | None, list[str]]:
+    """An image through bioio (first scene, first time point): its pixels, their axes
+    ("CZYX"), the pixel size in nm (None where the file has none) and the channel names.
+
+    Without bioio (``pip install -e '.[formats]'``) it stops, naming the extra.
+    """
+    try:
+        from bioio import BioImage
+    except ImportError as error:
+        raise InputError(
+            f"{path}: {Path(path).suffix} files are read with bioio, which is not installed; "
+            "install it with: pip install -e '.[formats]'"
+        ) from error
+    try:
+        image = BioImage(path)
+        pixels = np.asarray(image.get_image_data("CZYX", T=0))
+        size_um = image.physical_pixel_sizes.X
+        names = [str(name) for name in (image.channel_names or [])]
+    except Exception as error:  # each reader raises its own types for a bad file
+        raise InputError(f"{path}: not readable by bioio ({error}); re-export it") from error
+    return pixels, "CZYX", (float(size_um) * 1000.0 if size_um else None), names
 
 
 def field_name(path: str | os.PathLike) -> str:
     """A field's name: its file name without the image ending (``.ome.tif`` counted whole)."""
     name = Path(path).name
-    for suffix in TIFF_SUFFIXES:
+    for suffix in IMAGE_SUFFIXES:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return Path(path).stem
 
 
 def find_fields(folder: str | os.PathLike) -> dict[str, Path]:
-    """The fields of a folder, by name: its files ending in .tif, .tiff, .ome.tif or .ome.tiff
-    (any case), sorted by name. A folder without any, or two files of one name, stop."""
+    """The fields of a folder, by name: its files ending in .tif, .tiff, .ome.tif, .ome.tiff or
+    a vendor format of :data:`VENDOR_SUFFIXES` (any case), sorted by name. A folder without
+    any, or two files of one name, stop."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder of fields")
     fields: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.name.lower().endswith(TIFF_SUFFIXES):
+        if path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES):
             name = field_name(path)
             if name in fields:
                 raise InputError(
@@ -253,13 +280,18 @@ def find_fields(folder: str | os.PathLike) -> dict[str, Path]:
                 )
             fields[name] = path
     if not fields:
-        patterns = ", ".join(f"*{suffix}" for suffix in reversed(TIFF_SUFFIXES))
+        patterns = ", ".join(
+            f"*{suffix}" for suffix in (*reversed(TIFF_SUFFIXES), *VENDOR_SUFFIXES)
+        )
         raise InputError(f"{folder}: no fields ({patterns}, in any case); check the folder")
     return dict(sorted(fields.items()))
 
 
 def field_shape_yx(path: str | os.PathLike) -> tuple[int, int]:
-    """(height, width) in pixels of a TIFF field, from its header (pixels are not read)."""
+    """(height, width) in pixels of a field, from a TIFF's header (pixels are not read) or
+    from bioio for vendor formats."""
+    if Path(path).name.lower().endswith(VENDOR_SUFFIXES):
+        return read_with_bioio(path)[0].shape[-2:]
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
@@ -291,14 +323,19 @@ def read_field(
         raise InputError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes); re-export the image as TIFF")
-    try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            image, axes = series.asarray(), series.axes
-            pixel_nm = read_pixel_nm(tif)
-            names = channel_names(tif)
-    except Exception as error:  # tifffile raises many types for corrupt files
-        raise InputError(f"{path}: not a readable TIFF ({error}); re-export it as TIFF") from error
+    if path.name.lower().endswith(VENDOR_SUFFIXES):
+        image, axes, pixel_nm, names = read_with_bioio(path)
+    else:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                image, axes = series.asarray(), series.axes
+                pixel_nm = read_pixel_nm(tif)
+                names = channel_names(tif)
+        except Exception as error:  # tifffile raises many types for corrupt files
+            raise InputError(
+                f"{path}: not a readable TIFF ({error}); re-export it as TIFF"
+            ) from error
     image = select_plane(image, axes, path, channel, z_stack, names)
     if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
         raise InputError(f"{path}: unsupported pixel type {image.dtype}")

@@ -1,0 +1,69 @@
+"""Vendor formats (CZI, ND2, LIF) through bioio, the `formats` extra.
+
+The reader packages ship no sample files, so bioio's reading is tested on an OME-TIFF bioio
+writes (channels with names, pixel size), and the routing of vendor endings to it separately.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from centriole_sr import io
+
+
+def _two_channels() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 4000, (2, 3, 40, 50)).astype(np.uint16)  # C, Z, Y, X
+
+
+def test_without_bioio_a_vendor_file_names_the_extra(tmp_path, monkeypatch):
+    path = tmp_path / "cell 1.czi"
+    path.write_bytes(b"ZISRAWFILE")
+    monkeypatch.setitem(sys.modules, "bioio", None)  # as if not installed
+    with pytest.raises(io.InputError, match=r"pip install -e '\.\[formats\]'") as error:
+        io.read_field(path, 90.0)
+    assert str(path) in str(error.value)
+
+
+def test_bioio_reads_channels_z_and_pixel_size_from_a_file_it_wrote(tmp_path):
+    writers = pytest.importorskip("bioio.writers")
+    from bioio_base.types import PhysicalPixelSizes
+
+    data = _two_channels()
+    path = tmp_path / "written.ome.tiff"
+    writers.OmeTiffWriter.save(
+        data, path, dim_order="CZYX", channel_names=["dna", "centrin"],
+        physical_pixel_sizes=PhysicalPixelSizes(0.2, 0.09, 0.09),
+    )  # fmt: skip
+    pixels, axes, pixel_nm, names = io.read_with_bioio(path)
+    assert axes == "CZYX" and names == ["dna", "centrin"]
+    assert pixel_nm == pytest.approx(90.0)
+    np.testing.assert_array_equal(pixels, data)
+
+
+def test_vendor_endings_are_fields_read_through_bioio(tmp_path, monkeypatch):
+    """A .nd2 field is read by bioio; its channel is chosen by name and its z-stack projected
+    as for TIFFs; a file bioio cannot read stops, naming it."""
+    pytest.importorskip("bioio")
+    data = _two_channels()
+    calls = []
+
+    def fake_bioio(path):
+        calls.append(path)
+        return data, "CZYX", 90.0, ["dna", "centrin"]
+
+    for name in ("a.nd2", "b.CZI", "c.lif"):
+        (tmp_path / name).write_bytes(b"vendor bytes")
+    assert list(io.find_fields(tmp_path)) == ["a", "b", "c"]
+    monkeypatch.setattr(io, "read_with_bioio", fake_bioio)
+    image, pixel_nm = io.read_field(tmp_path / "a.nd2", 90.0, channel="centrin", z_stack="max")
+    assert calls == [tmp_path / "a.nd2"] and pixel_nm == 90.0
+    np.testing.assert_array_equal(image, data[1].max(axis=0).astype(np.float32))
+    assert io.field_shape_yx(tmp_path / "b.CZI") == (40, 50)
+    monkeypatch.undo()
+    with pytest.raises(io.InputError, match="not readable by bioio") as error:
+        io.read_field(tmp_path / "c.lif", 90.0)
+    assert "c.lif" in str(error.value)
