@@ -57,8 +57,8 @@ def test_restore_command_restores_the_good_files_and_counts_the_bad(model_dir, t
         with tifffile.TiffFile(out / f"{name}.ome.tif") as tif:
             restored = tif.asarray()
             ome = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
-        assert ome["Pixels"]["PhysicalSizeX"] == 45.0
-        assert ome["Pixels"]["PhysicalSizeXUnit"] == "nm"
+        assert ome["Pixels"]["PhysicalSizeX"] == pytest.approx(0.045)
+        assert ome["Pixels"]["PhysicalSizeXUnit"] == "µm"
         described = json.loads(ome["Description"])
         assert described["model_sha256"] == restorer.weights_sha256
         assert described["tile_px"] == 64

@@ -67,3 +67,16 @@ def test_vendor_endings_are_fields_read_through_bioio(tmp_path, monkeypatch):
     with pytest.raises(io.InputError, match="not readable by bioio") as error:
         io.read_field(tmp_path / "c.lif", 90.0)
     assert "c.lif" in str(error.value)
+
+
+def test_our_ome_tiffs_open_in_bioio_at_their_pixel_size(tmp_path):
+    """What napari-bioio and other bioio users see of a restored field and a patch stack."""
+    pytest.importorskip("bioio_ome_tiff")
+    field = np.random.default_rng(1).random((64, 48)).astype(np.float32)
+    stack = np.random.default_rng(2).random((3, 32, 32)).astype(np.float32)
+    io.write_tiff(tmp_path / "field.tif", field, 45.0, description="restored")
+    io.write_tiff(tmp_path / "stack.tif", stack, 45.0)
+    for name, expected in (("field.tif", field[None]), ("stack.tif", stack)):
+        pixels, axes, pixel_nm, _ = io.read_with_bioio(tmp_path / name)
+        assert pixel_nm == pytest.approx(45.0)
+        np.testing.assert_array_equal(pixels[0], expected)  # channel 0: (z, y, x)

@@ -26,9 +26,10 @@ def test_tiff_round_trip_keeps_pixel_size(tmp_path):
     assert pixel_nm == pytest.approx(45.0, rel=1e-6)
 
 
-def test_written_tiff_is_ome_with_the_pixel_size_in_nm_as_ome_readers_see_it(tmp_path):
+def test_written_tiff_is_ome_with_its_pixel_size_as_ome_readers_see_it(tmp_path):
     """tifffile's OME parser (what napari's and bioio's OME-TIFF readers use) finds the pixel
-    size in nm, the axes, the description and the pixels; the same image gives the same bytes."""
+    size (µm, OME's default unit), the axes, the description and the pixels; the same image
+    gives the same bytes."""
     stack = np.random.default_rng(1).random((3, 16, 12)).astype(np.float32)
     for name in ("a.tif", "b.tif"):
         write_tiff(tmp_path / name, stack, 45.0, z_step_nm=200.0, description="model abc")
@@ -38,9 +39,10 @@ def test_written_tiff_is_ome_with_the_pixel_size_in_nm_as_ome_readers_see_it(tmp
         image = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
         np.testing.assert_array_equal(tif.series[0].asarray(), stack)
     pixels = image["Pixels"]
-    assert (pixels["PhysicalSizeX"], pixels["PhysicalSizeXUnit"]) == (45.0, "nm")
-    assert (pixels["PhysicalSizeY"], pixels["PhysicalSizeYUnit"]) == (45.0, "nm")
-    assert (pixels["PhysicalSizeZ"], pixels["PhysicalSizeZUnit"]) == (200.0, "nm")
+    assert (pixels["PhysicalSizeX"], pixels["PhysicalSizeXUnit"]) == (0.045, "µm")
+    assert (pixels["PhysicalSizeY"], pixels["PhysicalSizeYUnit"]) == (0.045, "µm")
+    assert (pixels["PhysicalSizeZ"], pixels["PhysicalSizeZUnit"]) == (0.2, "µm")
+    assert read_field(tmp_path / "a.tif", z_stack="stack")[1] == pytest.approx(45.0)
     assert image["Description"] == "model abc"
     write_tiff(tmp_path / "c.tif", stack + 1, 45.0, z_step_nm=200.0, description="model abc")
     assert (tmp_path / "c.tif").read_bytes() != (tmp_path / "a.tif").read_bytes()

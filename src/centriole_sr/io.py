@@ -59,11 +59,12 @@ def write_tiff(
     z_step_nm: float | None = None,
     description: str | None = None,
 ) -> None:
-    """Write a (y, x) image or (z, y, x) stack as OME-TIFF with its pixel size in nm.
+    """Write a (y, x) image or (z, y, x) stack as OME-TIFF with its physical pixel size.
 
-    The OME metadata (``PhysicalSizeX``/``Y`` in nm, ``PhysicalSizeZ`` with ``z_step_nm``)
-    is what Bio-Formats (Fiji, QuPath), napari's OME readers and bioio read; the TIFF
-    resolution tags carry the pixel size too (per cm), for readers of plain TIFF.
+    The OME metadata holds ``PhysicalSizeX``/``Y`` (and ``PhysicalSizeZ`` with ``z_step_nm``)
+    in µm, OME's default unit: Bio-Formats (Fiji, QuPath) reads any unit, but bioio and the
+    napari readers built on it take the number as µm whatever the unit says, so 45 nm is
+    written 0.045 µm. The TIFF resolution tags carry it too (per cm), for plain TIFF readers.
     ``description`` goes into the OME Image's Description. uint8, uint16 and int16 images
     keep their type; any other is written as float32. The OME UUID is derived from the pixels
     and metadata, so the same image gives the same bytes.
@@ -74,13 +75,13 @@ def write_tiff(
     data = np.ascontiguousarray(image, dtype=dtype)
     metadata: dict[str, Any] = {
         "axes": "YX" if data.ndim == 2 else "ZYX",
-        "PhysicalSizeX": float(pixel_nm),
-        "PhysicalSizeXUnit": "nm",
-        "PhysicalSizeY": float(pixel_nm),
-        "PhysicalSizeYUnit": "nm",
+        "PhysicalSizeX": pixel_nm / 1000.0,
+        "PhysicalSizeXUnit": "µm",
+        "PhysicalSizeY": pixel_nm / 1000.0,
+        "PhysicalSizeYUnit": "µm",
     }
     if z_step_nm is not None:
-        metadata.update(PhysicalSizeZ=float(z_step_nm), PhysicalSizeZUnit="nm")
+        metadata.update(PhysicalSizeZ=z_step_nm / 1000.0, PhysicalSizeZUnit="µm")
     if description is not None:
         metadata["Description"] = description
     digest = hashlib.sha256(memoryview(data.reshape(-1)).cast("B"))  # no copy of the pixels
