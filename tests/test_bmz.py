@@ -48,6 +48,6 @@ def test_exported_package_passes_the_model_test_and_restores_as_the_pipeline(
     expected = Restorer.from_dir(model_dir, device="cpu").restore(test_in)
     for weights in ("pytorch_state_dict", "torchscript"):
         pipeline = create_prediction_pipeline(description, weight_format=weights)
-        sample = predict(model=pipeline, inputs=test_in[None, None])
+        sample = predict(model=pipeline, inputs=test_in[None, None], blocksize_parameter=0)
         restored = next(iter(sample.members.values())).data.to_numpy()[0, 0]
         assert np.abs(restored - expected).max() < 1e-4, weights

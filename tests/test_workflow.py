@@ -350,3 +350,31 @@ def test_fields_with_any_tiff_ending_and_labels_with_blank_rows_are_taken(demo_r
     assert (
         f"{empty}: no fields (*.tif, *.tiff, *.ome.tif, *.ome.tiff" in failed.stdout + failed.stderr
     )
+
+
+def test_the_demo_models_package_passes_bioimageio_and_restores_as_the_pipeline(demo_run):
+    """The export_bmz rule's package of the demo model, through bioimageio.core, offline."""
+    from bioimageio.core import (
+        create_prediction_pipeline,
+        load_model_description,
+        predict,
+        test_model,
+    )
+
+    from centriole_sr import bmz
+    from centriole_sr.restore import Restorer
+
+    package = demo_run / "results/model/centriole-sr.bmz.zip"
+    summary = test_model(package)
+    assert summary.status == "passed", [
+        (d.name, [e.msg for e in d.errors]) for d in summary.details if d.status != "passed"
+    ]
+    field, _ = io.read_field(demo_run / "results/demo/widefield/field00.tif")
+    test_in = bmz.test_input(field)
+    expected = Restorer.from_dir(demo_run / "results/model", device="cpu").restore(test_in)
+    description = load_model_description(package)
+    pipeline = create_prediction_pipeline(description, weight_format="torchscript")
+    # blockwise, as for any image larger than a block (see docs/outputs.md)
+    sample = predict(model=pipeline, inputs=test_in[None, None], blocksize_parameter=0)
+    restored = next(iter(sample.members.values())).data.to_numpy()[0, 0]
+    assert np.abs(restored - expected).max() < 1e-4

@@ -7,8 +7,9 @@ normalisation as preprocessing (percentiles 1 and 99.8 of the whole image to 0 a
 physical units (nm) with the output at the confocal pixel size, a halo of half the receptive
 field, a test input from a widefield field with the network's output for it (bioimageio's test
 runs the bare network), a cover image and documentation with the training data and validation
-figures. bioimageio.core's prediction extends an image by mirror symmetry by the halo, as
-:func:`centriole_sr.restore.restore_image` does, so the two restore alike.
+figures. bioimageio.core's blockwise prediction extends an image by mirror symmetry by the
+halo, as :func:`centriole_sr.restore.restore_image` does, so the two restore alike (its
+whole-sample prediction of images smaller than a block normalises the extended image).
 """
 
 from __future__ import annotations
