@@ -15,10 +15,13 @@ docs/benchmarks/degradation_benchmark.md.
 - paraxial: sigma_deg from the paraxial Gaussian approximations of both PSFs;
 - computed PSFs: sigma_deg from Gaussians fitted to the vectorial PSFs averaged over the
   depth range of the demo's centrioles (+-300 nm);
+- PSF haze: the run's degradation before its calibration on the widefield fields (the
+  computed-PSF blur, the haze of the widefield PSF over the sample's 3 um);
 - full chain: the run's results/degradation/model.json, what the pipeline trains on (by
-  default the computed-PSF blur, the haze of the widefield PSF over the sample's 3 um and
-  noise calibrated on the labelled widefield fields).
+  default haze and blur fitted on the labelled widefield fields, noise calibrated there).
 The first three are blur only (no haze), with uncalibrated noise (100 photons, read noise 2).
+Whole confocal fields are degraded and the network trained on crops of them, as the
+pipeline does.
 Each degradation trains --seeds networks (training seeds 0, 1, ...): single runs differ by
 up to a dB.
 """
@@ -36,15 +39,15 @@ from _config import load_config
 from _page import write_page
 
 from centriole_sr import io
-from centriole_sr.degrade import Degradation, degrade_patches
+from centriole_sr.degrade import Degradation
 from centriole_sr.metrics import compare
-from centriole_sr.patches import load_patches, save_patches
+from centriole_sr.patches import load_patches
 from centriole_sr.psf import Optics, computed_sigmas, optics_sigmas
 from centriole_sr.quality import domain_gap
 from centriole_sr.restore import load_model, restore_image
-from centriole_sr.seeds import field_seed
-from centriole_sr.settings import Training
+from centriole_sr.settings import Reading, Training
 from centriole_sr.simulate import DemoParams
+from centriole_sr.stages.degradation import degrade_field
 from centriole_sr.stages.training import train_model
 
 
@@ -65,6 +68,13 @@ def degradations(root: Path, config: dict) -> dict[str, tuple[dict, Degradation]
         for name, sigmas in (("fixed 4 px", fixed), ("paraxial", paraxial),
                              ("computed PSFs", computed))
     }  # fmt: skip
+    if run.get("calibration", {}).get("status") == "calibrated":
+        before = run["calibration"]["before"]
+        factor = run["calibration"]["sigma_factor"]
+        chains["PSF haze"] = {
+            **run, **before, "sigma_degradation_nm": run["sigma_degradation_nm"] / factor,
+            "sigma_degradation_confocal_px": run["sigma_degradation_confocal_px"] / factor,
+        }  # fmt: skip
     chains["full chain"] = run
     return {name: (sigmas, Degradation.from_model(sigmas)) for name, sigmas in chains.items()}
 
@@ -80,17 +90,21 @@ def score(
 ) -> dict[str, float]:
     """Train on the degraded demo patches, once per training seed; restore and score every
     demo widefield field. PSNR and SSIM: mean and standard deviation over the seeds."""
-    pair_paths, degraded = [], []
-    for path in sorted((root / "results/patches/confocal").glob("*.npz")):
-        seed = field_seed(config["degradation"]["seed"], path.stem)
-        inputs, targets = degrade_patches(load_patches(path)["patches"], params, seed)
+    io.write_json(scratch / "model.json", sigmas)
+    pair_paths = []
+    for path in sorted((root / "results/demo/confocal").glob("*.tif")):
         pair_paths.append(scratch / f"{path.stem}.npz")
-        save_patches(pair_paths[-1], inputs=inputs, targets=targets)
-        degraded.append(inputs)
+        degrade_field(
+            image=path, picks=root / f"results/picks/confocal/{path.stem}.tsv",
+            model=scratch / "model.json", seed=config["degradation"]["seed"], field=path.stem,
+            pixel_nm=config["optics"]["confocal_pixel_nm"],
+            reading=Reading(channel=None, z_stack="max"),
+            pair_px=config["patches"]["size_px"] // params.scale, pairs=pair_paths[-1],
+        )  # fmt: skip
+    degraded = np.concatenate([load_patches(p)["inputs"] for p in pair_paths])
     widefield_paths = sorted((root / "results/patches/widefield").glob("*.npz"))
     widefield_patches = np.concatenate([load_patches(p)["patches"] for p in widefield_paths])
-    gap = domain_gap(np.concatenate(degraded), widefield_patches)
-    io.write_json(scratch / "model.json", sigmas)
+    gap = domain_gap(degraded, widefield_patches)
     runs = []
     for seed in seeds:  # the same pairs, networks from different initial weights
         training = Training.from_dict({**config["training"], "device": "cpu", "seed": seed})

@@ -20,13 +20,13 @@ from centriole_sr.settings import Reading, Training
 from centriole_sr.stages.patches import extract_patches
 from centriole_sr.stages.picking import convert_to_mrc
 from centriole_sr.stages.training import train_model as train_model_stage
-from centriole_sr.train import TrainParams, train_model
 
 PIXEL_NM = 90.0
 EARLIER = b"an earlier run's output"
 TRAINING = Training(
-    epochs=2, batch_size=16, learning_rate=1e-3, validation_fraction=0.25, max_minutes=1.0,
-    early_stopping_patience=5, base_channels=4, depth=1, seed=0, ssim_weight=0.0, device="cpu",
+    epochs=2, batch_size=16, crop_px=16, crops_per_epoch=8, centriole_fraction=0.5,
+    learning_rate=1e-3, validation_fraction=0.25, max_minutes=1.0, early_stopping_patience=5,
+    base_channels=4, depth=1, seed=0, ssim_weight=0.0, device="cpu",
 )  # fmt: skip
 
 
@@ -241,27 +241,34 @@ def test_field_without_picks_gives_no_patches_and_a_warning_naming_it(tmp_path):
     assert f"{image_path}: no patches" in log_path.read_text()
 
 
-def test_fewer_patches_than_a_batch_still_train(tmp_path):
-    rng = np.random.default_rng(0)
-    targets = rng.random((3, 16, 16)).astype(np.float32)
-    inputs = targets.reshape(3, 8, 2, 8, 2).mean(axis=(2, 4))
-    params = TrainParams(epochs=2, batch_size=16, base_channels=4, depth=1, device="cpu")
-    summary = train_model(
-        inputs, targets, np.array(["a", "a", "b"]), 2, params, tmp_path, tmp_path / "c.pt",
-        log=lambda message: None,
-    )  # fmt: skip
-    assert summary["epochs_run"] == 2 and summary["n_train"] + summary["n_val"] == 3
-    history = pd.read_csv(tmp_path / "history.tsv", sep="\t")
-    assert np.isfinite(history["val_loss"]).all()
-    pair_paths = [tmp_path / "field a.npz", tmp_path / "field b.npz"]
-    save_patches(pair_paths[0], inputs=inputs[:1], targets=targets[:1])
-    save_patches(pair_paths[1], inputs=inputs[:0], targets=targets[:0])
-    io.write_json(tmp_path / "model.json", {"scale": 2})
+def _degraded_field_file(path, shape: tuple[int, int], picks: np.ndarray) -> None:
+    """A field as degrade_field writes it: its target, signal and picks."""
+    target = np.random.default_rng(0).random(shape).astype(np.float32)
+    save_patches(path, target=target, signal_photons=target[::2, ::2] * 100, picks_yx_px=picks,
+                 input_low=np.float64(0), input_high=np.float64(100))  # fmt: skip
+
+
+def test_fields_without_picks_train_on_crops_anywhere(tmp_path):
+    paths = [tmp_path / "field a.npz", tmp_path / "field b.npz"]
+    _degraded_field_file(paths[0], (64, 64), np.zeros((0, 2)))
+    _degraded_field_file(paths[1], (64, 64), np.array([[30.0, 30.0]]))
+    io.write_json(tmp_path / "model.json", {"sigma_degradation_confocal_px": 1.0, "scale": 2,
+                  "haze_fraction": 0.0, "haze_sigma_nm": 450.0, "confocal_pixel_nm": 45.0,
+                  "widefield_pixel_nm": 90.0, "peak_photons": 100.0,
+                  "read_noise_photons": 1.0})  # fmt: skip
     model = tmp_path / "model" / "weights.pt"
-    with pytest.raises(io.InputError, match=r"1 training pair\(s\) from .*field a\.npz") as error:
+    train_model_stage(
+        pairs=paths, model=tmp_path / "model.json", settings=TRAINING, threads=1,
+        weights=model, checkpoint=tmp_path / "c.pt",
+    )  # fmt: skip
+    history = pd.read_csv(model.parent / "history.tsv", sep="\t")
+    assert len(history) == 2 and np.isfinite(history["val_loss"]).all()
+    small = tmp_path / "field c.npz"
+    _degraded_field_file(small, (24, 24), np.zeros((0, 2)))
+    with pytest.raises(io.InputError, match="field c.*training.crop_px") as error:
         train_model_stage(
-            pairs=pair_paths, model=tmp_path / "model.json", settings=TRAINING, threads=1,
-            weights=model, checkpoint=tmp_path / "d.pt",
+            pairs=[small, paths[0]], model=tmp_path / "model.json", settings=TRAINING,
+            threads=1, weights=tmp_path / "other" / "weights.pt", checkpoint=tmp_path / "d.pt",
         )  # fmt: skip
-    assert "label more centrioles" in str(error.value)
-    assert not model.parent.exists()
+    assert "lower training.crop_px" in str(error.value)
+    assert not (tmp_path / "other").exists()

@@ -23,7 +23,7 @@ def _degradation(confocal: str, widefield: str, **overrides) -> DegradationSetti
     sources = {"confocal": confocal, "widefield": widefield}
     return DegradationSettings(
         sigma_source=sources, beads={}, defocus_range_nm=600.0, sample_thickness_nm=3000.0,
-        seed=3, **{**FIXED, **overrides},
+        seed=3, **{"fit_sigma": False, **FIXED, **overrides},
     )  # fmt: skip
 
 
@@ -42,7 +42,8 @@ def test_sigma_from_beads_optics_and_computed_psfs_with_their_sources(tmp_path):
     assert fits["accepted"].sum() >= 25 and set(fits["image"]) == {"beads"}
     output = tmp_path / "model.json"
     degradation_model(optics=OPTICS, settings=_degradation("beads", "optics"),
-                      bead_tables={"confocal": table}, reading=READING, output=output)  # fmt: skip
+                      bead_tables={"confocal": table}, reading=READING, output=output,
+                      figure=tmp_path / "fit.png")  # fmt: skip
     sigmas = io.read_json(output)
     in_focus_nm = computed_sigma_nm(OPTICS, "confocal", 0.0)
     # beads fitted over +-3 sigma read the in-focus PSF narrower than the 2.3 um fit (1.5 %)
@@ -58,7 +59,8 @@ def test_sigma_from_beads_optics_and_computed_psfs_with_their_sources(tmp_path):
         assert sigmas[key] == value and sigmas["parameter_sources"][key] == "config"
 
     degradation_model(optics=OPTICS, settings=_degradation("computed", "computed"),
-                      bead_tables={}, reading=READING, output=output)  # fmt: skip
+                      bead_tables={}, reading=READING, output=output,
+                      figure=tmp_path / "fit.png")  # fmt: skip
     computed = io.read_json(output)
     assert computed["sigma_widefield_nm"] == pytest.approx(computed_sigma_nm(OPTICS, "widefield",
                                                                              600.0))  # fmt: skip
@@ -66,7 +68,7 @@ def test_sigma_from_beads_optics_and_computed_psfs_with_their_sources(tmp_path):
     assert computed["sigma_degradation_nm"] > sigmas["sigma_degradation_nm"] + 10
 
 
-def test_auto_haze_comes_from_the_widefield_psf_and_auto_noise_from_the_fields(tmp_path):
+def test_psf_haze_comes_from_the_widefield_psf_and_auto_noise_from_the_fields(tmp_path):
     """Camera data (gain 2, baseline 100) of patches degraded as the model says (paraxial
     blur, no haze) with a known photon budget, over backgrounds that vary from patch to patch."""
     rng = np.random.default_rng(1)
@@ -83,15 +85,17 @@ def test_auto_haze_comes_from_the_widefield_psf_and_auto_noise_from_the_fields(t
     field = np.block([[camera[10 * i + j] for j in range(10)] for i in range(10)])
     io.write_tiff(tmp_path / "wf.tif", field, 90.0)
     save_patches(tmp_path / "wf.npz", patches=camera)
-    save_patches(tmp_path / "conf.npz", patches=confocal)
+    normalised = np.stack([io.normalize_percentile(p) for p in confocal])
+    save_patches(tmp_path / "conf.npz", patches=normalised, field_low=np.float64(0),
+                 field_high=np.float64(1))  # fmt: skip
     calibration = {"calibration_fields": [tmp_path / "wf.tif"],
                    "calibration_patches": [tmp_path / "wf.npz"],
                    "confocal_patches": [tmp_path / "conf.npz"]}  # fmt: skip
-    degradation = _degradation("optics", "optics", haze_fraction=0.0, haze_sigma_nm="auto",
+    degradation = _degradation("optics", "optics", haze_fraction=0.0, haze_sigma_nm="psf",
                                peak_photons="auto", read_noise_photons="auto")  # fmt: skip
     output = tmp_path / "model.json"
     degradation_model(optics=OPTICS, settings=degradation, bead_tables={}, **calibration,
-                      reading=READING, output=output)  # fmt: skip
+                      reading=READING, output=output, figure=tmp_path / "fit.png")  # fmt: skip
     sigmas = io.read_json(output)
     assert sigmas["peak_photons"] == pytest.approx(photons, rel=0.15)
     assert sigmas["parameter_sources"]["peak_photons"] == "calibrated on widefield wf"
@@ -103,14 +107,16 @@ def test_auto_haze_comes_from_the_widefield_psf_and_auto_noise_from_the_fields(t
 def test_auto_noise_without_patches_names_the_settings(tmp_path):
     io.write_tiff(tmp_path / "wf.tif", np.random.default_rng(0).poisson(50, (64, 64)), 90.0)
     save_patches(tmp_path / "wf.npz", patches=np.zeros((0, 32, 32), np.float32))
-    save_patches(tmp_path / "conf.npz", patches=np.zeros((0, 64, 64), np.float32))
+    save_patches(tmp_path / "conf.npz", patches=np.zeros((0, 64, 64), np.float32),
+                 field_low=np.float64(0), field_high=np.float64(1))  # fmt: skip
     calibration = {"calibration_fields": [tmp_path / "wf.tif"],
                    "calibration_patches": [tmp_path / "wf.npz"],
                    "confocal_patches": [tmp_path / "conf.npz"]}  # fmt: skip
     degradation = _degradation("optics", "optics", peak_photons="auto")
     with pytest.raises(io.InputError, match="degradation.peak_photons"):
         degradation_model(optics=OPTICS, settings=degradation, bead_tables={}, **calibration,
-                          reading=READING, output=tmp_path / "model.json")  # fmt: skip
+                          reading=READING, output=tmp_path / "model.json",
+                          figure=tmp_path / "fit.png")  # fmt: skip
     assert not (tmp_path / "model.json").exists()
 
 

@@ -4,13 +4,14 @@ from scipy import ndimage
 
 from centriole_sr.degrade import (
     Degradation,
+    aligned_origins_px,
     block_mean,
     calibrated_noise,
     degrade,
-    degrade_patches,
+    degrade_field,
+    field_crops,
     widefield_signal,
 )
-from centriole_sr.io import normalize_percentile
 
 
 def _second_moment_sigma(image: np.ndarray) -> float:
@@ -38,14 +39,44 @@ def test_block_mean_keeps_the_physical_position():
     assert ndimage.center_of_mass(coarse) == pytest.approx((15.5, 20.5))
 
 
-def test_degraded_pairs_have_the_widefield_size_and_are_deterministic():
-    patches = np.random.default_rng(2).random((5, 32, 32)).astype(np.float32)
+def test_degraded_fields_have_the_widefield_size_and_are_deterministic():
+    confocal = np.random.default_rng(2).random((65, 64)).astype(np.float32)
     params = Degradation(sigma_px=1.3, scale=2)
-    inputs, targets = degrade_patches(patches, params, seed=4)
-    again, _ = degrade_patches(patches, params, seed=4)
-    assert inputs.shape == (5, 16, 16) and targets.shape == (5, 32, 32)
-    np.testing.assert_array_equal(inputs, again)
-    assert not np.array_equal(inputs, degrade_patches(patches, params, seed=5)[0])
+    field, again = degrade_field(confocal, params, seed=4), degrade_field(confocal, params, 4)
+    assert field.signal_photons.shape == (32, 32) and field.target.shape == (64, 64)
+    assert (field.input_low, field.input_high) == (again.input_low, again.input_high)
+    assert field.input_low != degrade_field(confocal, params, seed=5).input_low
+
+
+def test_a_field_crop_gets_its_haze_from_outside_the_crop():
+    """A bright cell just outside a crop lifts the crop's widefield background, as out-of-focus
+    light does in a real widefield, while a crop degraded on its own stays dark."""
+    confocal = np.zeros((128, 128), np.float32)
+    confocal[60:68, 90:98] = 1.0  # outside the crop [0, 64) x [0, 64)... see below
+    confocal[30, 30] = 1.0
+    params = Degradation(sigma_px=1.5, scale=2, haze_fraction=2.0, haze_sigma_px=20.0,
+                         peak_photons=1e5, read_noise_photons=0.0)  # fmt: skip
+    field = degrade_field(confocal, params, seed=0)
+    crop_in, crop_target = field_crops(field, np.array([[0, 0]]), 32, params,
+                                       np.random.default_rng(0))  # fmt: skip
+    np.testing.assert_array_equal(crop_target[0], field.target[:64, :64])
+    alone = widefield_signal(field.target[:64, :64], params)
+    with_surroundings = field.signal_photons[:32, 32 - 8 : 32] / params.peak_photons
+    assert with_surroundings.mean() > 3 * alone[:, 24:].mean()
+    # normalised as the whole noisy field: its percentiles 1 and 99.8 map to 0 and 1
+    frame = field.normalised(field.signal_photons)
+    assert np.percentile(frame, 99.8) == pytest.approx(1.0, abs=0.05)
+    assert crop_in.shape == (1, 32, 32)
+
+
+def test_aligned_origins_cover_the_same_area_on_both_grids():
+    """A crop around a confocal centre holds it in its central pixels on both grids; crops
+    leaving the field are dropped."""
+    centres = np.array([[40.0, 41.0], [3.0, 50.0], [100.0, 100.0]])
+    origins = aligned_origins_px(centres, 16, 2, (56, 56))
+    assert origins.tolist() == [[12, 12]]
+    top, left = origins[0] * 2
+    assert top + 16 - 1 <= 40 <= top + 16 and left + 16 - 1 <= 41 <= left + 16 + 1
 
 
 def test_noise_level_follows_the_photon_budget():
@@ -71,7 +102,7 @@ def test_noise_calibrated_from_a_widefield_field_gives_its_photon_budget():
     peak_photons, read_photons = 200.0, 3.0
     background_photons = rng.uniform(5.0, 60.0, 100)
     photons = [
-        widefield_signal(normalize_percentile(patch), params) * peak_photons + background
+        widefield_signal(patch, params) * peak_photons + background
         for patch, background in zip(confocal, background_photons, strict=True)
     ]
     camera = np.stack(

@@ -118,7 +118,7 @@ def test_field_without_picks_or_reference_is_scored_without_crashing(tmp_path):
         widefield=tmp_path / "wf.tif", restored=tmp_path / "restored.tif",
         picks=tmp_path / "picks.tsv", model=tmp_path / "model.json",
         rl_iterations=tmp_path / "rl.json", field="field00", widefield_pixel_nm=90.0,
-        confocal_pixel_nm=45.0, consistency_threshold_sigma=5.0,
+        confocal_pixel_nm=45.0, consistency_threshold_sigma=5.0, region_radius_nm=400.0,
         reading=Reading(channel=None, z_stack="max"), table=tmp_path / "table.csv",
         gallery=tmp_path / "gallery.png", maps=tmp_path / "maps.png", log=tmp_path / "log.txt",
     )  # fmt: skip

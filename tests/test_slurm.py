@@ -222,7 +222,7 @@ def test_new_confocal_field_reruns_its_picking_then_training_and_all_restoration
             + DOWNSTREAM_OF_TRAINING
             + Counter(
                 {
-                    ("degrade_patches", f"field={new}"): 1,
+                    ("degrade_field", f"field={new}"): 1,
                     ("domain_gap", ""): 1,
                     ("evaluate_picking", "modality=confocal"): 1,
                 }
@@ -243,7 +243,7 @@ def test_optics_change_reruns_degradation_training_restoration_not_picking(acqui
             ("degradation_model", ""): 1,
             ("degradation_examples", ""): 1,
             ("domain_gap", ""): 1,
-            **{("degrade_patches", f"field={field}"): 1 for field in FIELDS},
+            **{("degrade_field", f"field={field}"): 1 for field in FIELDS},
         }
     )
 

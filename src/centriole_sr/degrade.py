@@ -1,7 +1,9 @@
 """Turn confocal patches into widefield-like patches: blur, haze, resample, noise, normalise.
 
 The order follows CSBDeep's simulation (PSF, then noise, then subsampling is replaced
-by integration over the coarse pixel before the noise, as a camera does).
+by integration over the coarse pixel before the noise, as a camera does). Training data are
+whole degraded fields (:class:`DegradedField`), normalised as restoration normalises a
+widefield field, from which crops with their surroundings' haze are drawn.
 """
 
 from __future__ import annotations
@@ -74,31 +76,98 @@ def widefield_signal(image: np.ndarray, params: Degradation) -> np.ndarray:
     return block_mean(blurred, params.scale)
 
 
+def add_noise(
+    signal_photons: np.ndarray, params: Degradation, rng: np.random.Generator
+) -> np.ndarray:
+    """A camera frame of a noise-free image in photons: Poisson shot noise plus read noise."""
+    noisy = rng.poisson(np.clip(signal_photons, 0.0, None)).astype(np.float64)
+    noisy += rng.normal(0.0, params.read_noise_photons, size=noisy.shape)
+    return noisy.astype(np.float32)
+
+
 def degrade(patch: np.ndarray, params: Degradation, rng: np.random.Generator) -> np.ndarray:
-    """Degrade one normalised confocal patch (y, x) into a normalised widefield-like patch.
+    """Degrade one normalised confocal image (y, x) into a normalised widefield-like image.
 
     The output has shape (y // scale, x // scale).
     """
-    coarse = widefield_signal(patch, params) * params.peak_photons
-    noisy = rng.poisson(np.clip(coarse, 0.0, None)).astype(np.float64)
-    noisy += rng.normal(0.0, params.read_noise_photons, size=noisy.shape)
-    return normalize_percentile(noisy.astype(np.float32))
+    noisy = add_noise(widefield_signal(patch, params) * params.peak_photons, params, rng)
+    return normalize_percentile(noisy)
 
 
-def degrade_patches(
-    patches: np.ndarray, params: Degradation, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Normalise confocal patches (n, y, x) and degrade each one.
+@dataclass(frozen=True)
+class DegradedField:
+    """A whole confocal field and its degradation, as training crops are drawn from it.
 
-    Returns (inputs at the widefield pixel size, targets at the confocal pixel size),
-    both float32 and normalised with :func:`normalize_percentile`.
+    target: the confocal field normalised as restoration normalises a widefield field
+    (:func:`normalize_percentile` over the whole field), confocal pixels.
+    signal_photons: the noise-free widefield-like field in photons, widefield pixels: the haze
+    of every pixel comes from its surroundings in the field, not from a crop.
+    input_low, input_high: the percentiles of one noisy frame of ``signal_photons`` that
+    :func:`normalize_percentile` maps to 0 and 1; every noisy crop is normalised with them.
     """
-    rng = np.random.default_rng(seed)
-    targets = np.stack([normalize_percentile(p) for p in patches]) if len(patches) else patches
-    inputs = [degrade(target, params, rng) for target in targets]
-    coarse = patches.shape[-1] // params.scale
-    inputs_array = np.stack(inputs) if inputs else np.zeros((0, coarse, coarse), np.float32)
-    return inputs_array, targets.astype(np.float32)
+
+    target: np.ndarray
+    signal_photons: np.ndarray
+    input_low: float
+    input_high: float
+
+    def normalised(self, noisy_photons: np.ndarray) -> np.ndarray:
+        """Noisy widefield-like photons on the scale restoration gives the whole field."""
+        span = max(self.input_high - self.input_low, 1e-6)
+        return ((noisy_photons - self.input_low) / span).astype(np.float32)
+
+
+def degrade_field(confocal: np.ndarray, params: Degradation, seed: int) -> DegradedField:
+    """Degrade a whole confocal field (y, x); rows and columns beyond a multiple of
+    ``params.scale`` are dropped, so that both grids cover the same area."""
+    height = confocal.shape[0] // params.scale * params.scale
+    width = confocal.shape[1] // params.scale * params.scale
+    target = normalize_percentile(confocal[:height, :width])
+    signal = (widefield_signal(target, params) * params.peak_photons).astype(np.float32)
+    frame = add_noise(signal, params, np.random.default_rng(seed))
+    low, high = (float(v) for v in np.percentile(frame, [1.0, 99.8]))
+    return DegradedField(target, signal, low, high)
+
+
+def nearest_origins_px(centres_yx_px: np.ndarray, crop_px: int, scale: int) -> np.ndarray:
+    """Widefield-pixel origins (n, 2) of ``crop_px`` crops centred nearest to confocal (y, x)
+    centres (widefield pixel i covers confocal pixels [i*scale, (i+1)*scale))."""
+    centres = np.asarray(centres_yx_px, np.float64).reshape(-1, 2)
+    return np.floor((centres + 0.5) / scale).astype(int) - crop_px // 2
+
+
+def aligned_origins_px(
+    centres_yx_px: np.ndarray, crop_px: int, scale: int, coarse_shape: tuple[int, int]
+) -> np.ndarray:
+    """Widefield-pixel origins (n, 2) of ``crop_px`` crops centred nearest to confocal (y, x)
+    centres; crops that would leave the ``coarse_shape`` field are dropped.
+
+    Widefield pixel i covers confocal pixels [i*scale, (i+1)*scale), so the confocal crop of
+    origin ``origin * scale`` and size ``crop_px * scale`` covers the same area.
+    """
+    origins = nearest_origins_px(centres_yx_px, crop_px, scale)
+    inside = np.all((origins >= 0) & (origins + crop_px <= np.asarray(coarse_shape)), axis=1)
+    return origins[inside]
+
+
+def field_crops(
+    field: DegradedField,
+    origins_yx_px: np.ndarray,
+    crop_px: int,
+    params: Degradation,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy widefield-like crops and their confocal targets at widefield-pixel origins:
+    (inputs (n, crop_px, crop_px), targets (n, crop_px*scale, crop_px*scale)), float32."""
+    scale, fine_px = params.scale, crop_px * params.scale
+    inputs = np.zeros((len(origins_yx_px), crop_px, crop_px), np.float32)
+    targets = np.zeros((len(origins_yx_px), fine_px, fine_px), np.float32)
+    for i, (top, left) in enumerate(np.asarray(origins_yx_px, int).reshape(-1, 2)):
+        signal = field.signal_photons[top : top + crop_px, left : left + crop_px]
+        inputs[i] = field.normalised(add_noise(signal, params, rng))
+        targets[i] = field.target[top * scale : top * scale + fine_px,
+                                  left * scale : left * scale + fine_px]  # fmt: skip
+    return inputs, targets
 
 
 def calibrated_noise(
@@ -108,7 +177,9 @@ def calibrated_noise(
 ) -> tuple[float, float]:
     """(peak_photons, read_noise_photons) that make degraded patches as noisy as real ones.
 
-    ``widefield``: (field, its patches) of one or more real widefield fields. Each field's
+    ``widefield``: (field, its patches) of one or more real widefield fields;
+    ``confocal_patches``: crops of confocal fields normalised as whole fields (the training
+    targets' scale, :class:`DegradedField`). Each field's
     noise (:func:`centriole_sr.noise.fit_noise`, in its own units) gives its gain, hence its
     patches' signal range in photons and their background noise in photons; the confocal
     patches, degraded without noise by ``params``, give the signal range that
@@ -128,7 +199,7 @@ def calibrated_noise(
         background_variances.append(noise.variance(background) / noise.gain**2)
     range_photons = float(np.median(np.concatenate(ranges_photons)))
     background_variance = float(np.median(np.concatenate(background_variances)))
-    signals = [widefield_signal(normalize_percentile(p), params) for p in confocal_patches]
+    signals = [widefield_signal(patch, params) for patch in confocal_patches]
     signal_low, signal_high = np.percentile(np.stack(signals), [1.0, 99.8], axis=(1, 2))
     peak_photons = range_photons / float(np.median(signal_high - signal_low))
     signal_background = float(np.median([np.median(s) for s in signals])) * peak_photons

@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from centriole_sr.calibration import Calibration  # noqa: E402
 from centriole_sr.degrade import block_mean  # noqa: E402
 from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
 from centriole_sr.picking import matched_pairs  # noqa: E402
@@ -328,6 +329,45 @@ def domain_gap_figure(
     axes[2].set_ylabel("fraction of the patch's range")
     axes[2].set_title("per patch (median)")
     axes[2].legend(fontsize=8)
+    _save(figure, path)
+
+
+def calibration_figure(fitted: Calibration, path: str | os.PathLike) -> None:
+    """The degradation's fit on the widefield fields: the mean profile around centrioles,
+    the field intensity percentiles and the power spectra of windows around centrioles, of
+    the real widefield and of degraded confocal before and after the fit."""
+    from centriole_sr.calibration import FIELD_PERCENTILES
+    from centriole_sr.quality import radial_power_spectrum
+
+    figure, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
+    curves = (("real widefield", fitted.widefield, "k"), ("degraded, before", fitted.before, "C1"),
+              ("degraded, fitted", fitted.after, "C0"))  # fmt: skip
+    for label, features, colour in curves:
+        axes[0].plot(fitted.radius_nm, features.profile, color=colour, label=label)
+        axes[1].plot(FIELD_PERCENTILES, features.percentiles, "o-", color=colour, label=label)
+        frequency, power = radial_power_spectrum(features.windows)
+        pixel_nm = fitted.radius_nm[1]
+        axes[2].semilogy(frequency[1:] * 1000 / pixel_nm, power[1:], color=colour, label=label)
+    start, end = fitted.start, fitted.degradation
+    axes[0].set_title(
+        f"around centrioles: haze {start.haze_fraction:.2g} → {end.haze_fraction:.2g}, "
+        f"blur ×{end.sigma_px / start.sigma_px:.2f}",
+        fontsize=10,
+    )
+    axes[0].set_xlabel("distance from the centre (nm)")
+    axes[0].set_ylabel("normalised intensity (whole field)")
+    axes[0].legend(fontsize=8)
+    axes[1].set_title(f"field intensities: mismatch {fitted.cost_before:.2g} → {fitted.cost:.2g}",
+                      fontsize=10)  # fmt: skip
+    axes[1].set_xlabel("percentile of the field")
+    axes[1].set_ylabel("normalised intensity")
+    axes[2].set_title(
+        f"spectra: domain gap {fitted.spectral_gap_before_db:.2f} → "
+        f"{fitted.spectral_gap_after_db:.2f} dB",
+        fontsize=10,
+    )
+    axes[2].set_xlabel("spatial frequency (cycles/µm)")
+    axes[2].set_ylabel("mean power")
     _save(figure, path)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from centriole_sr.degrade import Degradation
-from centriole_sr.metrics import compare
+from centriole_sr.metrics import centre_discs, compare, region_metrics
 from centriole_sr.quality import (
     Consistency,
     data_consistency,
@@ -27,6 +27,10 @@ FIELD_COLUMNS = [
     "psnr_db",
     "ssim",
     "nrmse",
+    "psnr_centrioles_db",
+    "ssim_centrioles",
+    "psnr_background_db",
+    "ssim_background",
     "resolution_nm",
     "consistency_rse",
     "consistency_rsp",
@@ -62,12 +66,16 @@ def score_field(
     confocal_pixel_nm: float,
     consistency_threshold_sigma: float,
     reference: np.ndarray | None = None,
+    centres_yx_px: np.ndarray | None = None,
+    region_radius_px: float = 0.0,
 ) -> FieldScores:
     """Score the images made of one widefield field (restorations, and any confocal image).
 
     Every image gets a decorrelation resolution at the widefield's noise level; each of
     :data:`RESTORATIONS` a data-consistency check against ``widefield``; with a ``reference``,
-    PSNR, SSIM and NRMSE against it too.
+    PSNR, SSIM and NRMSE against it too, over the whole field and, with ``centres_yx_px``
+    (confocal pixels), over discs of ``region_radius_px`` around them (centrioles) and the
+    rest (background).
     """
     # The widefield's noise, per confocal pixel (a pixel scale**2 times smaller collects
     # scale**2 times fewer photons), is every image's floor for decorrelation analysis.
@@ -80,6 +88,9 @@ def score_field(
         }
     ]
     consistency, errors = {}, {}
+    centrioles = None
+    if reference is not None and centres_yx_px is not None:
+        centrioles = centre_discs(reference.shape, centres_yx_px, region_radius_px)
     for method, image in images.items():
         row: dict[str, Any] = {
             "field": field,
@@ -100,6 +111,8 @@ def score_field(
         if reference is not None:
             metrics, error_map, ssim_map = compare(image, reference)
             row.update(metrics)
+            if centrioles is not None:
+                row.update(region_metrics(error_map, ssim_map, centrioles))
             errors[method] = (error_map, ssim_map)
         rows.append(row)
     if reference is not None:

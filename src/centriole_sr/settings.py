@@ -40,6 +40,9 @@ class Demo(_Section):
     field_size_px: int
     centrioles_per_field: int
     clutter_per_field: int
+    sample_thickness_nm: float
+    background_fraction: float
+    widefield_camera: Literal["scmos", "emccd"]
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,17 @@ class Degradation(_Section):
     beads: Mapping[str, str]
     defocus_range_nm: float
     sample_thickness_nm: float
-    haze_fraction: float | Literal["auto"]
-    haze_sigma_nm: float | Literal["auto"]
+    haze_fraction: float | Literal["auto", "psf"]
+    haze_sigma_nm: float | Literal["auto", "psf"]
+    fit_sigma: bool
     peak_photons: float | Literal["auto"]
     read_noise_photons: float | Literal["auto"]
     seed: int
+
+    @property
+    def calibrates_optics(self) -> bool:
+        """Whether haze or blur are fitted on the widefield fields."""
+        return self.fit_sigma or "auto" in (self.haze_fraction, self.haze_sigma_nm)
 
     @property
     def calibrates_noise(self) -> bool:
@@ -124,6 +133,9 @@ class Training(_Section):
 
     epochs: int
     batch_size: int
+    crop_px: int
+    crops_per_epoch: int
+    centriole_fraction: float
     learning_rate: float
     validation_fraction: float
     max_minutes: float
@@ -150,6 +162,7 @@ class Evaluation(_Section):
     """``evaluation``: picking and restoration metrics, the consistency check."""
 
     match_radius_nm: float
+    region_radius_nm: float
     rl_iterations: tuple[int, ...]
     consistency_threshold_sigma: float
 

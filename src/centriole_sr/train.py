@@ -1,6 +1,8 @@
-"""Train the residual U-Net on degraded -> confocal pairs, resumably and reproducibly.
+"""Train the residual U-Net on degraded confocal fields, resumably and reproducibly.
 
-Validation holds out whole fields (never patches of a training field). Training uses
+Every epoch draws fresh crops from whole degraded fields (:class:`CropSampler`): some
+around picked centrioles, the rest anywhere (background, clutter), each with new noise.
+Validation holds out whole fields (never crops of a training field). Training uses
 the L1 loss (optionally mixed with 1 - SSIM), Adam with a per-step cosine learning-rate
 schedule, random flips and 90° rotations applied identically to input and target, mixed
 precision on CUDA, and is deterministic on the CPU for a seed. A checkpoint written after
@@ -26,6 +28,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from centriole_sr.degrade import Degradation, DegradedField, field_crops, nearest_origins_px
 from centriole_sr.devices import pick_device
 from centriole_sr.io import InputError, atomic_path, normalize_percentile, write_json, write_table
 from centriole_sr.model import ResidualUNet
@@ -47,7 +50,10 @@ CARD_KEYS = (
 class TrainParams:
     """Training settings.
 
-    epochs: passes over the training patches. batch_size: patches per step.
+    epochs: rounds of ``crops_per_epoch`` fresh crops. batch_size: crops per step.
+    crop_px: side of a training crop in widefield pixels (at least the receptive field).
+    crops_per_epoch: crops drawn per epoch; as many are drawn once from the validation fields.
+    centriole_fraction: share of crops centred near a pick, the rest anywhere in the field.
     learning_rate: Adam's peak rate (cosine decay to 0 over all epochs).
     validation_fraction: share of fields held out (whole fields; a patch split if one field).
     seed: seeds the initial weights, the split, the shuffling and the augmentation.
@@ -60,6 +66,9 @@ class TrainParams:
 
     epochs: int = 80
     batch_size: int = 16
+    crop_px: int = 64
+    crops_per_epoch: int = 256
+    centriole_fraction: float = 0.5
     learning_rate: float = 1e-3
     validation_fraction: float = 0.25
     seed: int = 0
@@ -72,25 +81,116 @@ class TrainParams:
     ssim_weight: float = 0.0
 
 
+@dataclass(frozen=True)
+class TrainingField:
+    """One degraded confocal field and its picks (y, x confocal pixels), named."""
+
+    name: str
+    field: DegradedField
+    centres_yx_px: np.ndarray
+
+    def rows(self, first: int, stop: int, scale: int, name: str) -> TrainingField:
+        """The part of the field between widefield rows ``first`` and ``stop``."""
+        fine = slice(first * scale, stop * scale)
+        inside = (self.centres_yx_px[:, 0] >= fine.start) & (self.centres_yx_px[:, 0] < fine.stop)
+        degraded = dataclasses.replace(
+            self.field,
+            target=self.field.target[fine],
+            signal_photons=self.field.signal_photons[first:stop],
+        )
+        return TrainingField(name, degraded, self.centres_yx_px[inside] - [fine.start, 0])
+
+
+class CropSampler:
+    """Random training crops of degraded fields, each with fresh noise.
+
+    A share ``centriole_fraction`` of crops lies around a pick (the pick anywhere in the
+    crop's central half); the others anywhere in a field (background, clutter, borders of
+    cells), fields weighted by their area.
+    """
+
+    def __init__(
+        self,
+        fields: list[TrainingField],
+        degradation: Degradation,
+        crop_px: int,
+        centriole_fraction: float,
+    ) -> None:
+        small = [f.name for f in fields if min(f.field.signal_photons.shape) < crop_px]
+        if small:
+            raise InputError(
+                f"fields {', '.join(small)} are smaller than training.crop_px ({crop_px} "
+                "widefield pixels); lower training.crop_px"
+            )
+        self.fields, self.degradation = fields, degradation
+        self.crop_px, self.centriole_fraction = crop_px, centriole_fraction
+        areas = np.array([f.field.signal_photons.size for f in fields], float)
+        self.area_weights = areas / areas.sum()
+        picks = np.array([len(f.centres_yx_px) for f in fields], float)
+        self.pick_weights = picks / picks.sum() if picks.sum() else None
+
+    def _origins(self, index: int, count: int, near_picks: bool, rng: np.random.Generator):
+        """Widefield-pixel origins (count, 2) of crops in field ``index``."""
+        field = self.fields[index]
+        shape = np.array(field.field.signal_photons.shape)
+        if not near_picks:
+            return rng.integers(0, shape - self.crop_px + 1, size=(count, 2))
+        scale = self.degradation.scale
+        centres = field.centres_yx_px[rng.integers(0, len(field.centres_yx_px), count)]
+        jitter_px = rng.uniform(-0.25, 0.25, size=(count, 2)) * self.crop_px * scale
+        origins = nearest_origins_px(centres + jitter_px, self.crop_px, scale)
+        return np.clip(origins, 0, shape - self.crop_px)
+
+    def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` (input, target) crops: (count, c, c) and (count, c*scale, c*scale)."""
+        near = rng.uniform(size=count) < self.centriole_fraction
+        if self.pick_weights is None:
+            near[:] = False
+        inputs, targets = [], []
+        for near_picks in (True, False):
+            wanted = int((near == near_picks).sum())
+            weights = self.pick_weights if near_picks else self.area_weights
+            if wanted == 0:
+                continue
+            which = rng.choice(len(self.fields), size=wanted, p=weights)
+            for index in np.unique(which):
+                origins = self._origins(index, int((which == index).sum()), near_picks, rng)
+                crops = field_crops(self.fields[index].field, origins, self.crop_px,
+                                    self.degradation, rng)  # fmt: skip
+                inputs.append(crops[0])
+                targets.append(crops[1])
+        return np.concatenate(inputs), np.concatenate(targets)
+
+
 def split_by_field(
-    field_ids: np.ndarray, fraction: float, rng: np.random.Generator, log: Callable[[str], None]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of training and validation patches; validation takes whole fields."""
+    fields: list[TrainingField],
+    fraction: float,
+    scale: int,
+    rng: np.random.Generator,
+    log: Callable[[str], None],
+) -> tuple[list[TrainingField], list[TrainingField]]:
+    """Training and validation fields; validation takes whole fields (of one field, its
+    last rows)."""
     if not 0 < fraction < 1:
         raise InputError(f"validation_fraction must be between 0 and 1, got {fraction}")
-    fields = np.unique(field_ids)
     if len(fields) < 2:
+        field = fields[0]
         log(
-            f"warning: all patches come from one field ({fields[0] if len(fields) else '-'}); "
-            "validating on a random patch split, which overestimates quality"
+            f"warning: all crops come from one field ({field.name}); validating on its last "
+            "rows, which overestimates quality"
         )
-        order = rng.permutation(len(field_ids))
-        n_val = max(1, round(fraction * len(order)))
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
+        height = field.field.signal_photons.shape[0]
+        split = height - max(1, round(fraction * height))
+        return (
+            [field.rows(0, split, scale, field.name)],
+            [field.rows(split, height, scale, f"{field.name} (last rows)")],
+        )
     n_val = min(max(1, round(fraction * len(fields))), len(fields) - 1)
-    val_fields = rng.permutation(fields)[:n_val]
-    is_val = np.isin(field_ids, val_fields)
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    val_names = set(rng.permutation([f.name for f in fields])[:n_val].tolist())
+    return (
+        [f for f in fields if f.name not in val_names],
+        [f for f in fields if f.name in val_names],
+    )
 
 
 def augment(
@@ -109,10 +209,13 @@ def augment(
     return np.ascontiguousarray(out_in), np.ascontiguousarray(out_tg)
 
 
-def _fingerprint(params: TrainParams, scale: int, arrays: list[np.ndarray]) -> str:
+def _fingerprint(params: TrainParams, degradation: Degradation, fields: list[TrainingField]) -> str:
     """Hash of the settings that shape the result and of the training data."""
     settings = {k: v for k, v in dataclasses.asdict(params).items() if k not in RESUMABLE_CHANGES}
-    digest = hashlib.sha256(json.dumps({**settings, "scale": scale}, sort_keys=True).encode())
+    settings["degradation"] = dataclasses.asdict(degradation)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    arrays = [a for f in fields for a in (f.field.target, f.field.signal_photons, f.centres_yx_px)]
+    digest.update(json.dumps([f.name for f in fields]).encode())
     for array in arrays:
         digest.update(str(array.shape).encode())
         digest.update(np.ascontiguousarray(array).tobytes())
@@ -196,47 +299,36 @@ def _save_torch(obj: Any, path: str | os.PathLike) -> None:
 
 
 def _normalisation_card() -> dict[str, Any]:
-    """Name and percentiles of the normalisation shared by training and restoration."""
+    """Name and percentiles of the normalisation shared by training and restoration: over
+    the whole widefield field, never per tile or crop."""
     defaults = inspect.signature(normalize_percentile).parameters
     return {
         "name": f"centriole_sr.io.{normalize_percentile.__name__}",
+        "over": "whole field",
         "low_percentile": defaults["low"].default,
         "high_percentile": defaults["high"].default,
     }
 
 
 def train_model(
-    inputs: np.ndarray,
-    targets: np.ndarray,
-    field_ids: np.ndarray,
-    scale: int,
+    fields: list[TrainingField],
+    degradation: Degradation,
     params: TrainParams,
     out_dir: str | os.PathLike,
     checkpoint_path: str | os.PathLike,
     log: Callable[[str], None] = print,
     card_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train on normalised pairs and write weights.pt, card.json and history.tsv to out_dir.
+    """Train on crops of degraded ``fields`` and write weights.pt, card.json and history.tsv
+    to out_dir.
 
-    inputs (n, h, w) are at the widefield pixel size, targets (n, h*scale, w*scale) at the
-    confocal one; field_ids (n,) name each patch's field. If ``checkpoint_path`` holds a
-    checkpoint of the same settings and data, training continues from it (a finished run
-    is not trained further); a checkpoint of other settings is refused. ``card_extra``
-    (e.g. pixel sizes, sigma) is added to the model card. Returns the training summary.
+    If ``checkpoint_path`` holds a checkpoint of the same settings and data, training
+    continues from it (a finished run is not trained further); a checkpoint of other
+    settings is refused. ``card_extra`` (e.g. pixel sizes, sigma) is added to the model card.
+    Returns the training summary.
     """
-    inputs = np.asarray(inputs, np.float32)
-    targets = np.asarray(targets, np.float32)
-    field_ids = np.asarray(field_ids).astype(str)
-    n = len(inputs)
-    if inputs.ndim != 3 or targets.shape != (n, inputs.shape[1] * scale, inputs.shape[2] * scale):
-        raise InputError(
-            f"training pairs must be inputs (n, h, w) and targets (n, h*{scale}, w*{scale}); "
-            f"got {inputs.shape} and {targets.shape}"
-        )
-    if len(field_ids) != n or n < 2:
-        raise InputError(
-            f"need >= 2 pairs with one field id each; got {n} pairs, {len(field_ids)} field ids"
-        )
+    if not fields:
+        raise InputError("no degraded fields to train on")
     clashes = sorted(set(card_extra or {}) & set(CARD_KEYS))
     if clashes:
         raise ValueError(f"card_extra may not override the card's own keys {clashes}")
@@ -248,10 +340,8 @@ def train_model(
     torch.use_deterministic_algorithms(device.type == "cpu" or deterministic_before)
     try:
         return _train(
-            inputs,
-            targets,
-            field_ids,
-            scale,
+            list(fields),
+            degradation,
             params,
             device,
             use_amp,
@@ -265,10 +355,8 @@ def train_model(
 
 
 def _train(
-    inputs: np.ndarray,
-    targets: np.ndarray,
-    field_ids: np.ndarray,
-    scale: int,
+    fields: list[TrainingField],
+    degradation: Degradation,
     params: TrainParams,
     device: torch.device,
     use_amp: bool,
@@ -278,13 +366,24 @@ def _train(
     card_extra: dict[str, Any],
 ) -> dict[str, Any]:
     """The training loop behind :func:`train_model` (arguments already checked)."""
-    fingerprint = _fingerprint(params, scale, [inputs, targets, field_ids])
+    scale = degradation.scale
+    fingerprint = _fingerprint(params, degradation, fields)
     torch.manual_seed(params.seed)
     rng = np.random.default_rng(params.seed)
-    train_idx, val_idx = split_by_field(field_ids, params.validation_fraction, rng, log)
+    train_fields, val_fields = split_by_field(fields, params.validation_fraction, scale, rng, log)
+    sampler = CropSampler(train_fields, degradation, params.crop_px, params.centriole_fraction)
+    val_sampler = CropSampler(val_fields, degradation, params.crop_px, params.centriole_fraction)
+    val_inputs, val_targets = val_sampler.sample(
+        params.crops_per_epoch, np.random.default_rng([params.seed, 1])
+    )
     model = ResidualUNet(scale, params.base_channels, params.depth).to(device)
+    if params.crop_px < model.receptive_field_px:
+        log(
+            f"warning: training.crop_px ({params.crop_px}) is smaller than the network's "
+            f"receptive field ({model.receptive_field_px} widefield pixels)"
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate)
-    steps_per_epoch = math.ceil(len(train_idx) / params.batch_size)
+    steps_per_epoch = math.ceil(params.crops_per_epoch / params.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=params.epochs * steps_per_epoch
     )
@@ -311,18 +410,19 @@ def _train(
         resumed_from = state["epoch"]
         log(f"resuming from {checkpoint_path} after epoch {resumed_from}")
 
-    val_in = torch.from_numpy(inputs[val_idx, None]).to(device)
-    val_tg = torch.from_numpy(targets[val_idx, None]).to(device)
+    val_in = torch.from_numpy(val_inputs[:, None]).to(device)
+    val_tg = torch.from_numpy(val_targets[:, None]).to(device)
     spent_s = sum(row["seconds"] for row in state["history"])
     start = time.perf_counter()
     model.train()
     while not state["stopped"]:
         epoch_start = time.perf_counter()
-        order = rng.permutation(train_idx)
+        epoch_inputs, epoch_targets = sampler.sample(params.crops_per_epoch, rng)
+        order = rng.permutation(len(epoch_inputs))
         loss_sum = 0.0
         for first in range(0, len(order), params.batch_size):
             batch = order[first : first + params.batch_size]
-            batch_in, batch_tg = augment(inputs[batch], targets[batch], rng)
+            batch_in, batch_tg = augment(epoch_inputs[batch], epoch_targets[batch], rng)
             x = torch.from_numpy(batch_in[:, None]).to(device)
             y = torch.from_numpy(batch_tg[:, None]).to(device)
             optimizer.zero_grad(set_to_none=True)
@@ -395,10 +495,10 @@ def _train(
         "seconds": sum(row["seconds"] for row in state["history"]),
         "resumed_from_epoch": resumed_from,
         "device": device.type,
-        "n_train": len(train_idx),
-        "n_val": len(val_idx),
-        "train_fields": sorted(set(field_ids[train_idx].tolist())),
-        "val_fields": sorted(set(field_ids[val_idx].tolist())),
+        "crops_seen": state["epoch"] * params.crops_per_epoch,
+        "n_val": len(val_inputs),
+        "train_fields": sorted(f.name for f in train_fields),
+        "val_fields": sorted(f.name for f in val_fields),
         "params": dataclasses.asdict(params),
     }
     _save_torch(state["best_state"], out_dir / "weights.pt")
@@ -409,7 +509,7 @@ def _train(
         "scale": scale,
         "receptive_field_px": model.receptive_field_px,
         "normalization": _normalisation_card(),
-        "input_shape_px": list(inputs.shape[1:]),
+        "input_shape_px": [params.crop_px, params.crop_px],
         "training": summary,
     }
     write_json(out_dir / "card.json", {**card, **card_extra})

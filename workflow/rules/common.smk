@@ -132,16 +132,17 @@ def bead_images(wildcards):
 
 
 def degradation_inputs(wildcards):
-    """What the degradation model is made from: the bead tables of the modalities measured on beads and,
-    for noise calibrated on data, the labelled widefield fields with their patches and the
-    labelled confocal fields' patches (all fields of a modality none of whose fields are
+    """What the degradation model is made from: the bead tables of the modalities measured on
+    beads and, for haze, blur or noise calibrated on data, the labelled fields of both
+    modalities with their patches (all fields of a modality none of whose fields are
     labelled). Only labelled fields: a new acquisition does not change the degradation.
     """
     inputs = {
         f"beads_{modality}": f"results/degradation/beads/{modality}.tsv"
         for modality in bead_modalities(config)
     }
-    if SETTINGS.degradation.calibrates_noise:
+    calibrated = SETTINGS.degradation
+    if calibrated.calibrates_noise or calibrated.calibrates_optics:
         fields = {m: LABELLED[m] or FIELDS[m] for m in MODALITIES}
         inputs["calibration_fields"] = [
             IMAGES["widefield"][f] for f in fields["widefield"]
@@ -149,6 +150,7 @@ def degradation_inputs(wildcards):
         inputs["calibration_patches"] = expand(
             "results/patches/widefield/{field}.npz", field=fields["widefield"]
         )
+        inputs["confocal_fields"] = [IMAGES["confocal"][f] for f in fields["confocal"]]
         inputs["confocal_patches"] = expand(
             "results/patches/confocal/{field}.npz", field=fields["confocal"]
         )
@@ -179,16 +181,9 @@ def field_references(wildcards):
 
 
 def noise_free_confocal(wildcards):
-    """The demo's noise-free confocal images and the confocal patch centres: the held-out
-    pairs are then also scored against noise-free targets. Real data has none."""
-    if not DEMO:
-        return {}
-    return {
-        "clean": expand(REFERENCE, field=FIELDS["confocal"]),
-        "patches": expand(
-            "results/patches/confocal/{field}.npz", field=FIELDS["confocal"]
-        ),
-    }
+    """The demo's noise-free confocal images: the held-out pairs are then also scored
+    against noise-free targets. Real data has none."""
+    return {"clean": expand(REFERENCE, field=FIELDS["confocal"])} if DEMO else {}
 
 
 def all_outputs():

@@ -1,4 +1,4 @@
-# The degradation (every sigma, haze and noise), then confocal patches -> widefield-like patches.
+# The degradation (every sigma, haze and noise), then confocal fields -> widefield-like fields.
 
 
 rule fit_beads:
@@ -40,13 +40,19 @@ rule degradation_model:
             caption="../report/degradation_model.rst",
             category="2. Degradation",
         ),
+        figure=report(
+            "results/degradation/calibration.png",
+            caption="../report/calibration.rst",
+            category="2. Degradation",
+            labels={"figure": "calibration"},
+        ),
     log:
         "logs/degradation/model.log",
     conda:
         "../../envs/base.yaml"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=4000,
+        runtime=20,
     params:
         optics=settings("optics"),
         degradation=settings("degradation"),
@@ -57,9 +63,10 @@ rule degradation_model:
         "../scripts/degradation_model.py"
 
 
-rule degrade_patches:
+rule degrade_field:
     input:
-        patches="results/patches/confocal/{field}.npz",
+        image=lambda wildcards: IMAGES["confocal"][wildcards.field],
+        picks="results/picks/confocal/{field}.tsv",
         model="results/degradation/model.json",
     output:
         pairs="results/degradation/pairs/{field}.npz",
@@ -70,13 +77,16 @@ rule degrade_patches:
     conda:
         "../../envs/base.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
         runtime=5,
     params:
         seed=config["degradation"]["seed"],
+        pixel_nm=PIXEL_NM["confocal"],
+        reading=image_reading(),
+        pair_px=patch_size_px("widefield"),
         package=fingerprint("degradation"),
     script:
-        "../scripts/degrade_patches.py"
+        "../scripts/degrade_field.py"
 
 
 rule degradation_examples:

@@ -130,6 +130,7 @@ rule evaluate_field:
         runtime=20,
     params:
         consistency_threshold_sigma=config["evaluation"]["consistency_threshold_sigma"],
+        region_radius_nm=config["evaluation"]["region_radius_nm"],
         widefield_pixel_nm=PIXEL_NM["widefield"],
         confocal_pixel_nm=PIXEL_NM["confocal"],
         reading=image_reading(),

@@ -9,8 +9,10 @@ degradation_model(
     bead_tables={m: snakemake.input[f"beads_{m}"] for m in snakemake.params.bead_modalities},
     calibration_fields=snakemake.input.get("calibration_fields", []),
     calibration_patches=snakemake.input.get("calibration_patches", []),
+    confocal_fields=snakemake.input.get("confocal_fields", []),
     confocal_patches=snakemake.input.get("confocal_patches", []),
     reading=Reading.from_dict(snakemake.params.reading),
     output=snakemake.output.model,
+    figure=snakemake.output.figure,
     log=snakemake.log[0],
 )

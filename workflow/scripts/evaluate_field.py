@@ -13,6 +13,7 @@ evaluate_field(
     widefield_pixel_nm=snakemake.params.widefield_pixel_nm,
     confocal_pixel_nm=snakemake.params.confocal_pixel_nm,
     consistency_threshold_sigma=snakemake.params.consistency_threshold_sigma,
+    region_radius_nm=snakemake.params.region_radius_nm,
     reading=Reading.from_dict(snakemake.params.reading),
     reference=snakemake.input.get("reference"),
     confocal=snakemake.input.get("confocal"),

@@ -9,7 +9,6 @@ evaluate_heldout(
     model=snakemake.input.model,
     rl_candidates=snakemake.params.rl_iterations,
     clean=snakemake.input.get("clean", []),
-    patches=snakemake.input.get("patches", []),
     table=snakemake.output.table,
     rl_iterations=snakemake.output.rl_iterations,
     log=snakemake.log[0],

@@ -3,6 +3,7 @@ source), degraded training pairs, and how they compare with real widefield patch
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from centriole_sr import beads, degrade, io, psf
+from centriole_sr import beads, calibration, degrade, io, psf
 from centriole_sr.logs import logging_to
 from centriole_sr.patches import load_pairs, load_patches, save_patches
 from centriole_sr.seeds import field_seed
@@ -91,13 +92,20 @@ def _noise_calibration_data(
         )
         for field, patches in zip(fields, field_patches, strict=True)
     ]
-    confocal = np.concatenate([load_patches(path)["patches"] for path in confocal_patches])
+    confocal = np.concatenate([_normalised_as_field(path) for path in confocal_patches])
     if not any(len(patches) for _, patches in widefield) or not len(confocal):
         raise io.InputError(
             f"no patches to calibrate the noise on ({', '.join(map(str, field_patches))}); set "
             "degradation.peak_photons and degradation.read_noise_photons in config.yaml"
         )
     return widefield, confocal
+
+
+def _normalised_as_field(path: PathLike) -> np.ndarray:
+    """A field's patches normalised with the field's percentiles, as training targets are."""
+    patches = load_patches(path)
+    span = max(float(patches["field_high"] - patches["field_low"]), 1e-6)
+    return (patches["patches"] - patches["field_low"]) / span
 
 
 def degradation_model(
@@ -107,20 +115,29 @@ def degradation_model(
     bead_tables: Mapping[str, PathLike],
     calibration_fields: Sequence[PathLike] = (),
     calibration_patches: Sequence[PathLike] = (),
+    confocal_fields: Sequence[PathLike] = (),
     confocal_patches: Sequence[PathLike] = (),
     reading: Reading,
     output: PathLike,
+    figure: PathLike,
     log: PathLike | None = None,
 ) -> None:
     """Write the whole degradation to ``output`` (model.json): every sigma (nm and pixels) with
-    its source, the haze and the noise, each with the source of its value.
+    its source, the haze and the noise, each with the source of its value; ``figure`` draws
+    the calibration.
 
     Sigma per modality (``degradation.sigma_source``): "optics" (paraxial formulas),
     "computed" (vectorial PSF averaged over ``defocus_range_nm``) or "beads" (the median of
-    ``bead_tables[modality]``). Haze "auto": the widefield PSF over the sample's thickness
-    (:func:`psf.widefield_haze`). Noise "auto": calibrated on the widefield
-    ``calibration_fields`` (with their ``calibration_patches``) against ``confocal_patches``.
+    ``bead_tables[modality]``). Haze "psf": the widefield PSF over the sample's thickness
+    (:func:`psf.widefield_haze`). Haze "auto" and ``fit_sigma``: fitted so that the
+    ``confocal_fields`` (picks: ``confocal_patches``' centres), degraded, look like the
+    widefield ``calibration_fields`` (picks: ``calibration_patches``' centres)
+    (:func:`calibration.calibrate_degradation`); where that cannot be done, the log and
+    model.json say why and the PSF's values are used. Noise "auto": calibrated on the
+    widefield fields' patches against the confocal patches.
     """
+    from centriole_sr.figures import calibration_figure, message_figure
+
     with logging_to(log) as logger:
         sigma_nm, details = {}, {}
         for modality in ("widefield", "confocal"):
@@ -138,48 +155,196 @@ def degradation_model(
         haze = psf.widefield_haze(optics, thickness_nm)
         origins = {}
         for key in ("haze_fraction", "haze_sigma_nm"):
-            auto = getattr(settings, key) == "auto"
-            model[key] = haze[key] if auto else float(getattr(settings, key))
-            origins[key] = f"widefield PSF over {thickness_nm:g} nm" if auto else "config"
-        noise_keys = ("peak_photons", "read_noise_photons")
-        if settings.calibrates_noise:
-            widefield, confocal = _noise_calibration_data(
-                calibration_fields, calibration_patches, confocal_patches,
-                optics.widefield_pixel_nm, reading,
+            from_psf = getattr(settings, key) in ("auto", "psf")
+            model[key] = haze[key] if from_psf else float(getattr(settings, key))
+            origins[key] = f"widefield PSF over {thickness_nm:g} nm" if from_psf else "config"
+        model["parameter_sources"] = origins
+        noise = _NoiseCalibration(settings, calibration_fields, calibration_patches,
+                                  confocal_patches, optics.widefield_pixel_nm, reading)  # fmt: skip
+        noise.apply(model)
+        fitted = None
+        if settings.calibrates_optics:
+            fitted = _calibrate_optics(
+                model, settings, optics, (confocal_fields, confocal_patches),
+                (calibration_fields, calibration_patches), reading, logger,
             )  # fmt: skip
+            noise.apply(model)  # the noise as the calibrated haze and blur leave it
+        logger.info("%s", model)
+        io.write_json(output, model)
+        if fitted is None:
+            message_figure(
+                model.get("calibration", {}).get("reason", "degradation not calibrated"), figure
+            )
+        else:
+            calibration_figure(fitted, figure)
+
+
+class _NoiseCalibration:
+    """The noise of the degradation: from config, or calibrated on widefield patches."""
+
+    KEYS = ("peak_photons", "read_noise_photons")
+
+    def __init__(self, settings: Degradation, fields, field_patches, confocal_patches,
+                 widefield_pixel_nm: float, reading: Reading) -> None:  # fmt: skip
+        self.settings = settings
+        self.data = None
+        if settings.calibrates_noise:
+            self.data = _noise_calibration_data(
+                fields, field_patches, confocal_patches, widefield_pixel_nm, reading
+            )
+        self.fields = ", ".join(Path(field).stem for field in fields)
+
+    def apply(self, model: dict[str, Any]) -> None:
+        """Set the noise keys of ``model`` and their sources, for its blur and haze."""
+        calibrated = {}
+        if self.data is not None:
             noiseless = degrade.Degradation.from_model(
                 {**model, "peak_photons": 1.0, "read_noise_photons": 0}
             )
-            calibrated = dict(
-                zip(noise_keys, degrade.calibrated_noise(widefield, confocal, noiseless),
-                    strict=True)
-            )  # fmt: skip
-            fields = ", ".join(Path(field).stem for field in calibration_fields)
-        for key in noise_keys:
-            auto = getattr(settings, key) == "auto"
-            model[key] = calibrated[key] if auto else float(getattr(settings, key))
-            origins[key] = f"calibrated on widefield {fields}" if auto else "config"
-        model["parameter_sources"] = origins
-        logger.info("%s", model)
-        io.write_json(output, model)
+            values = degrade.calibrated_noise(*self.data, noiseless)
+            calibrated = dict(zip(self.KEYS, values, strict=True))
+        for key in self.KEYS:
+            auto = getattr(self.settings, key) == "auto"
+            model[key] = calibrated[key] if auto else float(getattr(self.settings, key))
+            source = f"calibrated on widefield {self.fields}" if auto else "config"
+            model["parameter_sources"][key] = source
 
 
-def degrade_patches(
+def _calibrate_optics(
+    model: dict[str, Any],
+    settings: Degradation,
+    optics: Optics,
+    confocal_inputs: tuple[Sequence[PathLike], Sequence[PathLike]],
+    widefield_inputs: tuple[Sequence[PathLike], Sequence[PathLike]],
+    reading: Reading,
+    logger: logging.Logger,
+) -> calibration.Calibration | None:
+    """Fit the haze and blur of ``model`` on the widefield fields, in place; None (and the
+    reason in ``model["calibration"]``) when it cannot be done. Each modality's inputs are
+    its (fields, patch files whose centres are its picks)."""
+
+    def fields_with_picks(inputs, pixel_nm: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [
+            (io.read_field(field, pixel_nm, **vars(reading))[0],
+             load_patches(patches)["centres_yx_px"])
+            for field, patches in zip(*inputs, strict=True)
+        ]  # fmt: skip
+
+    fields = {
+        "confocal": [Path(f).stem for f in confocal_inputs[0]],
+        "widefield": [Path(f).stem for f in widefield_inputs[0]],
+    }
+    try:
+        confocal = [
+            (io.normalize_percentile(field), centres)
+            for field, centres in fields_with_picks(confocal_inputs, optics.confocal_pixel_nm)
+        ]
+        widefield = fields_with_picks(widefield_inputs, optics.widefield_pixel_nm)
+        picks = {m: sum(len(c) for _, c in data) for m, data in
+                 (("confocal", confocal), ("widefield", widefield))}  # fmt: skip
+        too_few = [m for m, n in picks.items() if n < calibration.MIN_PICKS]
+        if too_few:
+            raise ValueError(
+                ", ".join(f"{picks[m]} {m} picks" for m in too_few)
+                + f" on the calibration fields; at least {calibration.MIN_PICKS} are needed"
+            )
+        start = degrade.Degradation.from_model(model)
+        fitted = calibration.calibrate_degradation(
+            confocal,
+            widefield,
+            start,
+            optics.widefield_pixel_nm,
+            haze_fractions=calibration.HAZE_FRACTIONS
+            if settings.haze_fraction == "auto" else (start.haze_fraction,),
+            haze_width_factors=calibration.HAZE_WIDTH_FACTORS
+            if settings.haze_sigma_nm == "auto" else (1.0,),
+            sigma_factors=calibration.SIGMA_FACTORS if settings.fit_sigma else (1.0,),
+            seed=settings.seed,
+        )  # fmt: skip
+    except ValueError as error:
+        fallback = "the widefield PSF's haze and the sigma sources' blur"
+        logger.warning("degradation not calibrated: %s; using %s", error, fallback)
+        model["calibration"] = {"status": "not calibrated", "reason": f"{error}; using {fallback}",
+                                "fields": fields}  # fmt: skip
+        return None
+    result = fitted.degradation
+    sigma_factor = result.sigma_px / start.sigma_px
+    source = f"fitted on widefield {', '.join(fields['widefield'])}"
+    if settings.fit_sigma:
+        degradation_nm = model["sigma_degradation_nm"] * sigma_factor
+        widefield_nm = float(np.hypot(degradation_nm, model["sigma_confocal_nm"]))
+        table = psf.sigma_table(optics, widefield_nm, model["sigma_confocal_nm"],
+                                f"{model['source']}; widefield sigma {source}")  # fmt: skip
+        model.update(table)
+    for key, value, auto in (
+        ("haze_fraction", result.haze_fraction, settings.haze_fraction == "auto"),
+        ("haze_sigma_nm", result.haze_sigma_px * optics.confocal_pixel_nm,
+         settings.haze_sigma_nm == "auto"),
+    ):  # fmt: skip
+        if auto:
+            model[key] = float(value)
+            model["parameter_sources"][key] = source
+    model["calibration"] = {
+        "status": "calibrated",
+        "fields": fields,
+        "sigma_factor": sigma_factor,
+        "mismatch_before": fitted.cost_before,
+        "mismatch_after": fitted.cost,
+        "spectral_gap_before_db": fitted.spectral_gap_before_db,
+        "spectral_gap_after_db": fitted.spectral_gap_after_db,
+        "widefield_picks": len(fitted.widefield.windows),
+        "confocal_picks": len(fitted.before.windows),
+        "before": {"haze_fraction": start.haze_fraction,
+                   "haze_sigma_nm": start.haze_sigma_px * optics.confocal_pixel_nm},
+    }  # fmt: skip
+    logger.info("calibrated: %s", model["calibration"])
+    return fitted
+
+
+def degrade_field(
     *,
-    patches: PathLike,
+    image: PathLike,
+    picks: PathLike,
     model: PathLike,
     seed: int,
     field: str,
+    pixel_nm: float,
+    reading: Reading,
+    pair_px: int,
     pairs: PathLike,
     log: PathLike | None = None,
 ) -> None:
-    """Make (degraded input, confocal target) training pairs from one field's confocal patches."""
+    """Degrade one whole confocal field with ``model`` (model.json) for training, and cut
+    ``pair_px``-pixel (widefield) pairs around its picks for evaluation and comparison.
+
+    ``pairs`` (NPZ) holds the :class:`degrade.DegradedField` arrays, the picks
+    (``picks_yx_px``), and the pick-centred ``inputs`` and ``targets`` of one noisy frame
+    with their widefield-pixel ``origins_yx_px``.
+    """
     with logging_to(log) as logger:
         params = degrade.Degradation.from_model(io.read_json(model))
-        confocal = load_patches(patches)["patches"]
-        inputs, targets = degrade.degrade_patches(confocal, params, field_seed(seed, field))
-        logger.info("%d pairs with %s", len(inputs), params)
-        save_patches(pairs, inputs=inputs, targets=targets)
+        confocal, _ = io.read_field(image, pixel_nm, **vars(reading))
+        degraded = degrade.degrade_field(confocal, params, field_seed(seed, field))
+        table = io.read_table(picks) if Path(picks).stat().st_size else pd.DataFrame()
+        centres = table[["y_px", "x_px"]].to_numpy(float) if len(table) else np.zeros((0, 2))
+        origins = degrade.aligned_origins_px(
+            centres, pair_px, params.scale, degraded.signal_photons.shape
+        )
+        rng = np.random.default_rng(field_seed(seed + 1, field))
+        inputs, targets = degrade.field_crops(degraded, origins, pair_px, params, rng)
+        logger.info("%s degraded with %s; %d of %d picks gave %d-pixel pairs", field, params,
+                    len(inputs), len(centres), pair_px)  # fmt: skip
+        save_patches(
+            pairs,
+            target=degraded.target,
+            signal_photons=degraded.signal_photons,
+            input_low=np.float64(degraded.input_low),
+            input_high=np.float64(degraded.input_high),
+            picks_yx_px=centres,
+            inputs=inputs,
+            targets=targets,
+            origins_yx_px=origins,
+        )
 
 
 def degradation_examples(

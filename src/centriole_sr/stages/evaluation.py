@@ -11,7 +11,7 @@ import pandas as pd
 
 from centriole_sr import io, picking
 from centriole_sr.logs import logging_to
-from centriole_sr.patches import extract_patches, load_pairs, load_patches
+from centriole_sr.patches import load_pairs, load_patches
 from centriole_sr.settings import Reading
 
 PathLike = str | os.PathLike
@@ -81,26 +81,28 @@ def evaluate_picking(
 
 
 def _noise_free_patches(
-    fields: np.ndarray,
-    clean_paths: Sequence[PathLike],
-    patch_paths: Sequence[PathLike],
-    size_px: int,
+    fields: np.ndarray, clean_paths: Sequence[PathLike], pair_paths: Sequence[PathLike]
 ) -> np.ndarray | None:
-    """The noise-free confocal patches at the centres of ``fields``' pairs, in their order.
+    """The noise-free confocal crops of ``fields``' pick-centred pairs, in their order.
 
-    None unless every field has a noise-free image (demo) and a confocal patch table.
+    None unless every field has a noise-free image (the demo).
     """
     clean_by_field = {Path(path).stem: path for path in clean_paths}
-    patches_by_field = {Path(path).stem: path for path in patch_paths}
+    pairs_by_field = {Path(path).stem: path for path in pair_paths}
     ordered = list(dict.fromkeys(fields.tolist()))
-    if not all(f in clean_by_field and f in patches_by_field for f in ordered):
+    if not all(f in clean_by_field for f in ordered):
         return None
     stacks = []
     for field in ordered:
         image, _ = io.read_field(clean_by_field[field])
-        centres = load_patches(patches_by_field[field])["centres_yx_px"]
-        stacks.append(extract_patches(image, centres, size_px, "pad")[0])  # kept centres only
-    return np.concatenate(stacks)
+        pairs = load_patches(pairs_by_field[field])
+        fine_px = pairs["targets"].shape[-1]
+        scale = fine_px // pairs["inputs"].shape[-1]
+        stacks += [
+            image[top * scale : top * scale + fine_px, left * scale : left * scale + fine_px]
+            for top, left in pairs["origins_yx_px"]
+        ]
+    return np.stack(stacks).astype(np.float32)
 
 
 def evaluate_heldout(
@@ -111,7 +113,6 @@ def evaluate_heldout(
     model: PathLike,
     rl_candidates: Sequence[int],
     clean: Sequence[PathLike] = (),
-    patches: Sequence[PathLike] = (),
     table: PathLike,
     rl_iterations: PathLike,
     log: PathLike | None = None,
@@ -119,7 +120,7 @@ def evaluate_heldout(
     """Network, bicubic, Richardson-Lucy and Wiener on the validation fields' degraded pairs.
 
     Each is scored against the confocal patch (target "confocal"). Where noise-free confocal
-    images of the fields exist (``clean``, the demo; ``patches`` give the patch centres), each
+    images of the fields exist (``clean``, the demo), each
     is also scored against the noise-free patch (target "noise-free confocal"), and the
     noise-free patch itself against the confocal one (method "noise_free_confocal": the best
     any method can score there, as the target is noisy). Richardson-Lucy's iteration count is
@@ -137,7 +138,7 @@ def evaluate_heldout(
         held_out = np.isin(fields, model_card["training"]["val_fields"])
         inputs, targets, fields = inputs[held_out], targets[held_out], fields[held_out]
         logger.info("%d held-out pairs from %s", len(inputs), sorted(set(fields)))
-        noise_free = _noise_free_patches(fields, clean, patches, targets.shape[-1])
+        noise_free = _noise_free_patches(fields, clean, pairs)
         references = {"confocal": targets}
         if noise_free is not None:
             references["noise-free confocal"] = noise_free
@@ -188,6 +189,7 @@ def evaluate_field(
     widefield_pixel_nm: float,
     confocal_pixel_nm: float,
     consistency_threshold_sigma: float,
+    region_radius_nm: float,
     reading: Reading,
     reference: PathLike | None = None,
     confocal: PathLike | None = None,
@@ -200,9 +202,10 @@ def evaluate_field(
 
     The network's restoration (``restored``), bicubic, Richardson-Lucy and Wiener of the
     ``widefield`` field, and the ``confocal`` acquisition where there is one, are scored by
-    :func:`centriole_sr.scoring.score_field` (against ``reference`` where given) into
-    ``table``; ``gallery`` and ``maps`` draw them. ``reading`` applies to the widefield field
-    and the confocal images.
+    :func:`centriole_sr.scoring.score_field` (against ``reference`` where given, also over
+    discs of ``region_radius_nm`` around the ``picks`` and the background) into ``table``;
+    ``gallery`` and ``maps`` draw them. ``reading`` applies to the widefield field and the
+    confocal images.
     """
     from centriole_sr import baselines
     from centriole_sr.degrade import Degradation
@@ -230,15 +233,20 @@ def evaluate_field(
         reference_yx = None
         if reference is not None:
             reference_yx = io.read_field(reference, confocal_pixel_nm, **vars(reading))[0]
+        field_picks = io.read_table(picks)
+        scale = degradation.scale
+        centres = np.zeros((0, 2))
+        if not field_picks.empty:  # widefield pixel centres -> confocal pixels
+            centres = (field_picks[["y_px", "x_px"]].to_numpy(float) + 0.5) * scale - 0.5
         scores = score_field(
             field, widefield_yx, images, degradation, widefield_pixel_nm, confocal_pixel_nm,
-            consistency_threshold_sigma, reference_yx,
+            consistency_threshold_sigma, reference_yx, centres,
+            region_radius_nm / confocal_pixel_nm,
         )  # fmt: skip
         if reference_yx is None:
             logger.warning("%s: no reference image; PSNR, SSIM and NRMSE left empty", field)
         logger.info("\n%s", scores.table.to_string(index=False))
         io.write_table(table, scores.table)
-        field_picks = io.read_table(picks)
         if field_picks.empty:
             logger.warning("%s: no picks; the gallery has no insets", field)
         resolution_nm = scores.table.set_index("method")["resolution_nm"]

@@ -27,7 +27,9 @@ def extract_patches(
     output: PathLike,
     log: PathLike | None = None,
 ) -> None:
-    """Crop ``size_px`` patches around the picks of one field; save them with their centres."""
+    """Crop ``size_px`` patches around the picks of one field; save them with their centres
+    and the field's percentiles 1 and 99.8 (``field_low``, ``field_high``), with which they
+    are normalised as the whole field is."""
     with logging_to(log) as logger:
         field, _ = io.read_field(image, pixel_nm, **vars(reading))
         table = io.read_table(picks) if Path(picks).stat().st_size else pd.DataFrame()
@@ -36,4 +38,8 @@ def extract_patches(
         if len(found) == 0:
             logger.warning("%s: no patches (no picks inside the field)", image)
         logger.info("%d of %d picks gave %d-pixel patches", len(found), len(centres), size_px)
-        crops.save_patches(output, patches=found, centres_yx_px=kept, pixel_nm=np.float64(pixel_nm))
+        low, high = np.percentile(field, [1.0, 99.8])  # as io.normalize_percentile
+        crops.save_patches(
+            output, patches=found, centres_yx_px=kept, pixel_nm=np.float64(pixel_nm),
+            field_low=np.float64(low), field_high=np.float64(high),
+        )  # fmt: skip

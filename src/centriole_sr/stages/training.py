@@ -1,4 +1,4 @@
-"""The restoration network, trained on every field's degraded pairs."""
+"""The restoration network, trained on crops of every degraded confocal field."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from centriole_sr import io, train
+from centriole_sr.degrade import Degradation, DegradedField
 from centriole_sr.logs import logging_to
-from centriole_sr.patches import load_pairs
+from centriole_sr.patches import load_patches
 from centriole_sr.settings import Training
 
 PathLike = str | os.PathLike
@@ -25,32 +26,40 @@ def train_model(
     checkpoint: PathLike,
     log: PathLike | None = None,
 ) -> None:
-    """Train the restoration network on ``pairs`` degraded with ``model`` (model.json).
+    """Train the restoration network on the degraded confocal fields ``pairs``, degraded
+    with ``model`` (model.json).
 
     Writes weights.pt, card.json and history.tsv beside ``weights``; ``checkpoint`` lets an
     interrupted training resume.
     """
     with logging_to(log) as logger:
-        inputs, targets, fields = load_pairs(pairs)
-        degradation = io.read_json(model)
-        logger.info("%d pairs from %d fields", len(inputs), len(set(fields)))
-        if len(inputs) < 2:
-            raise io.InputError(
-                f"{len(inputs)} training pair(s) from {', '.join(map(str, pairs))}: the "
-                "network needs at least 2; label more centrioles or lower picking.threshold"
-            )
+        degradation_model = io.read_json(model)
+        degradation = Degradation.from_model(degradation_model)
+        fields = [_training_field(path) for path in pairs]
+        picks = sum(len(f.centres_yx_px) for f in fields)
+        logger.info("%d degraded fields, %d picks", len(fields), picks)
         train.train_model(
-            inputs,
-            targets,
             fields,
-            int(degradation["scale"]),
+            degradation,
             train.TrainParams(**asdict(settings), threads=threads),
             Path(weights).parent,
             checkpoint,
             log=logger.info,
             card_extra={
-                "confocal_pixel_nm": degradation["confocal_pixel_nm"],
-                "widefield_pixel_nm": degradation["widefield_pixel_nm"],
-                "sigma": degradation,
+                "confocal_pixel_nm": degradation_model["confocal_pixel_nm"],
+                "widefield_pixel_nm": degradation_model["widefield_pixel_nm"],
+                "sigma": degradation_model,
             },
         )
+
+
+def _training_field(path: PathLike) -> train.TrainingField:
+    """One field's degraded arrays written by ``degrade_field``."""
+    arrays = load_patches(path)
+    degraded = DegradedField(
+        target=arrays["target"],
+        signal_photons=arrays["signal_photons"],
+        input_low=float(arrays["input_low"]),
+        input_high=float(arrays["input_high"]),
+    )
+    return train.TrainingField(Path(path).stem, degraded, arrays["picks_yx_px"])
