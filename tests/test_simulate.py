@@ -11,6 +11,7 @@ from centriole_sr.io import InputError
 from centriole_sr.psf import Optics, computed_psf, fit_gaussian_sigma_nm
 from centriole_sr.simulate import (
     DemoParams,
+    camera_electrons,
     demo_labels,
     emitter_volume,
     image_volume,
@@ -204,3 +205,17 @@ def test_bad_demo_settings_name_the_key():
         simulate_field(OPTICS, replace(SMALL, field_size_px=64, centrioles_per_field=20), seed=0)
     with pytest.raises(InputError, match="demo.centrioles_per_field"):
         DemoParams(centrioles_per_field=0)
+
+
+def test_emccd_doubles_the_shot_noise_variance_and_keeps_the_mean():
+    rng = np.random.default_rng(0)
+    photons = np.full(200_000, 30.0)
+    scmos = camera_electrons(photons, "scmos", rng)
+    emccd = camera_electrons(photons, "emccd", rng)
+    assert emccd.mean() == pytest.approx(scmos.mean(), rel=0.01)
+    assert emccd.var() / scmos.var() == pytest.approx(2.0, rel=0.03)
+
+
+def test_an_unknown_camera_is_refused_naming_the_key():
+    with pytest.raises(InputError, match="demo.widefield_camera"):
+        DemoParams(widefield_camera="ccd")

@@ -21,7 +21,14 @@ rule simulate_demo:
     params:
         sample={
             key: config["demo"][key]
-            for key in ("field_size_px", "centrioles_per_field", "clutter_per_field")
+            for key in (
+                "field_size_px",
+                "centrioles_per_field",
+                "clutter_per_field",
+                "sample_thickness_nm",
+                "background_fraction",
+                "widefield_camera",
+            )
         },
         seed=config["demo"]["seed"],
         optics=settings("optics"),

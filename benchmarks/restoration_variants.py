@@ -1,0 +1,160 @@
+"""Whole widefield fields restored by the network and by the classical methods, on demo
+variants that change what a widefield sees, over training seeds.
+
+Each variant gets only what a user would set (the sample the demo simulates, the optics in
+config); nothing is tuned per variant. Per variant the full pipeline runs once; each further
+training seed reruns training, restoration and evaluation only. Run from the project root
+(about 12 min per variant and seed on 2 cores):
+
+    .venv/bin/python benchmarks/restoration_variants.py [--variants default thin_clean ...]
+        [--seeds 0 1 2] [--keep DIR]
+
+Prints the tables and writes docs/benchmarks/restoration_variants.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from _page import write_page
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import SNAKEMAKE, copy_workflow  # noqa: E402
+
+VARIANTS = {
+    "default": {},
+    "thin_clean": {"demo": {"sample_thickness_nm": 1000, "background_fraction": 0.03}},
+    "thick_hazy": {"demo": {"sample_thickness_nm": 6000, "background_fraction": 0.3}},
+    "red_na1.2": {
+        "optics": {
+            "numerical_aperture": 1.2,
+            "refractive_index": 1.333,
+            "excitation_nm": 561,
+            "emission_nm": 600,
+        }
+    },
+    "emccd": {"demo": {"widefield_camera": "emccd"}},
+}
+"""What each variant changes in config.yaml: the demo's sample and camera, or the optics."""
+CLASSICAL = ("bicubic", "richardson_lucy", "wiener")
+SHOWN = ("network", *CLASSICAL, "confocal_acquisition")
+METRICS = ("psnr_db", "ssim", "psnr_centrioles_db", "ssim_centrioles", "psnr_background_db")
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` applied, nested sections merged key by key."""
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
+
+
+def run_variant(name: str, seeds: list[int], workdir: Path) -> pd.DataFrame:
+    """Field tables of every seed of one variant: one row per field, method and seed."""
+    copy_workflow(workdir)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    tables = []
+    for seed in seeds:
+        settings = _merge(_merge(config, VARIANTS[name]), {"training": {"seed": seed}})
+        (workdir / "variant.yaml").write_text(yaml.safe_dump(settings))
+        start = time.perf_counter()
+        result = subprocess.run(
+            [*SNAKEMAKE, "--cores", "2", "--configfile", "variant.yaml"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise SystemExit(f"{name}, seed {seed}: snakemake failed:\n{result.stderr[-4000:]}")
+        print(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
+        fields = sorted((workdir / "results/evaluation/fields").glob("*.csv"))
+        table = pd.concat([pd.read_csv(path) for path in fields], ignore_index=True)
+        tables.append(table.assign(variant=name, seed=seed))
+    return pd.concat(tables, ignore_index=True)
+
+
+def summarise(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per variant and method: each metric's mean over fields per seed, then mean and
+    standard deviation over seeds; and the network's margin over the best classical method
+    per seed (its worst seed too)."""
+    per_seed = (
+        scores[scores["method"].isin(SHOWN)]
+        .groupby(["variant", "method", "seed"], sort=False)[list(METRICS)]
+        .mean()
+        .reset_index()
+    )
+    rows = []
+    for (variant, method), group in per_seed.groupby(["variant", "method"], sort=False):
+        row = {"variant": variant, "method": method}
+        for metric in METRICS:
+            row[metric] = f"{group[metric].mean():.2f} ± {group[metric].std(ddof=0):.2f}"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    margins = []
+    for variant, group in per_seed.groupby("variant", sort=False):
+        network = group[group["method"] == "network"].set_index("seed")
+        classical = group[group["method"].isin(CLASSICAL)]
+        best_psnr = classical.groupby("seed")["psnr_db"].max()
+        best_ssim = classical.groupby("seed")["ssim"].max()
+        best_centrioles = classical.groupby("seed")["psnr_centrioles_db"].max()
+        psnr_margin = network["psnr_db"] - best_psnr
+        margins.append(
+            {
+                "variant": variant,
+                "PSNR margin (dB)": f"{psnr_margin.mean():+.2f} ± {psnr_margin.std(ddof=0):.2f}",
+                "worst seed (dB)": f"{psnr_margin.min():+.2f}",
+                "SSIM margin": f"{(network['ssim'] - best_ssim).mean():+.3f}",
+                "centriole PSNR margin (dB)": (
+                    f"{(network['psnr_centrioles_db'] - best_centrioles).mean():+.2f}"
+                ),
+            }
+        )
+    return table, pd.DataFrame(margins)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        base = args.keep or Path(scratch)
+        scores = pd.concat(
+            [run_variant(name, args.seeds, base / name) for name in args.variants],
+            ignore_index=True,
+        )
+    table, margins = summarise(scores)
+    body = "\n".join(
+        [
+            "Whole widefield fields against the noise-free confocal of the same sample: mean",
+            f"over fields per training seed, then mean ± s.d. over seeds {args.seeds}.",
+            "Centriole regions are discs of `evaluation.region_radius_nm` around the widefield",
+            "picks; the background is the rest. Variants change only the demo's sample or",
+            "camera and the optics (`VARIANTS` in the script).",
+            "",
+            "## The network against the best classical method (bicubic, RL, Wiener)",
+            "",
+            margins.to_markdown(index=False),
+            "",
+            "## Every method",
+            "",
+            table.to_markdown(index=False),
+            "",
+        ]
+    )
+    print(body)
+    print(write_page("restoration_variants", "Restoration on demo variants", body))
+
+
+if __name__ == "__main__":
+    main()
