@@ -378,8 +378,5 @@ class Restorer:
 
 
 def _out_of_memory(error: RuntimeError) -> bool:
-    return "out of memory" in str(error).lower()
-
-
-def _out_of_memory(error: RuntimeError) -> bool:
+    """Whether a CUDA error is an out-of-memory one."""
     return "out of memory" in str(error).lower()
