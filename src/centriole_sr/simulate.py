@@ -301,7 +301,10 @@ def _sample_objects(
     rows = []
     centriole_points, centriole_weights = [np.zeros((0, 3))], [np.zeros(0)]
     clutter_points, clutter_weights = [np.zeros((0, 3))], [np.zeros(0)]
-    half_z = params.centriole_z_range_nm / 2
+    volume_half_nm = grid.half_planes * grid.z_step_nm
+    # a barrel reaches its length from its centre at most: thin cells hold them nearer focus
+    half_z = min(params.centriole_z_range_nm / 2,
+                 max(volume_half_nm - params.barrel_length_nm[1], 0.0))  # fmt: skip
     for y_nm, x_nm in targets:
         pair = bool(rng.uniform() < params.pair_fraction)
         brightness = rng.uniform(*params.brightness_range)
@@ -310,10 +313,10 @@ def _sample_objects(
         centriole_points.append(points + [z_nm, y_nm, x_nm])
         centriole_weights.append(weights * brightness)
         rows.append((y_nm, x_nm, z_nm, "centriole", "pair" if pair else "single", brightness))
-    z_limit = min(params.clutter_z_range_nm / 2, grid.half_planes * grid.z_step_nm)
+    z_limit = min(params.clutter_z_range_nm / 2, volume_half_nm)
     for y_nm, x_nm in clutter:
         if rng.uniform() < 0.5:
-            diameter = rng.uniform(*params.blob_diameter_nm)
+            diameter = min(rng.uniform(*params.blob_diameter_nm), 2 * z_limit)  # thin cells
             shape, points = "blob", _blob(rng, diameter)
             brightness = rng.uniform(*params.blob_brightness)
             z_nm = rng.uniform(-z_limit + diameter / 2, z_limit - diameter / 2)
