@@ -310,7 +310,9 @@ def _sample_objects(
         brightness = rng.uniform(*params.brightness_range)
         z_nm = rng.uniform(-half_z, half_z)
         points, weights = _centriole(rng, params, pair)
-        centriole_points.append(points + [z_nm, y_nm, x_nm])
+        points = points + [z_nm, y_nm, x_nm]
+        points[:, 0] = np.clip(points[:, 0], -volume_half_nm, volume_half_nm)  # thin cells
+        centriole_points.append(points)
         centriole_weights.append(weights * brightness)
         rows.append((y_nm, x_nm, z_nm, "centriole", "pair" if pair else "single", brightness))
     z_limit = min(params.clutter_z_range_nm / 2, volume_half_nm)
