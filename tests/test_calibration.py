@@ -48,7 +48,11 @@ def test_the_haze_of_the_widefield_is_recovered():
     assert fitted.degradation.haze_fraction == pytest.approx(1.0, abs=0.5)
     assert fitted.cost < 0.3 * fitted.cost_before
     same = calibrate_degradation([_confocal_field(11)], [_widefield(11)], start, 90.0)
-    assert same.degradation == TRUE
+    assert same.degradation == TRUE  # 24 px and 1.2 px: the tops of the width and blur ranges
+    assert same.at_edge == ("haze_sigma", "sigma")
+    hazier = calibrate_degradation([_confocal_field(11)], [_widefield(11)], start, 90.0,
+                                   haze_fractions=(0.0, 0.25, 0.5))  # fmt: skip
+    assert hazier.degradation.haze_fraction == 0.5 and "haze_fraction" in hazier.at_edge
     assert np.abs(fitted.after.profile - fitted.widefield.profile).max() < 0.05
     assert np.abs(fitted.before.profile - fitted.widefield.profile).max() > 0.05
 

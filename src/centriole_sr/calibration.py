@@ -84,7 +84,8 @@ class Calibration:
     cost: :meth:`Features.mismatch` of degraded confocal and real widefield after the fit;
     cost_before at the starting degradation. ``widefield``, ``before`` and ``after`` are the
     features (profiles on ``radius_nm``); spectral gaps are :func:`quality.domain_gap`'s of
-    the windows around centres.
+    the windows around centres. ``at_edge`` names the values fitted at the top of their
+    range: the widefield may want more than the fit could give.
     """
 
     degradation: Degradation
@@ -97,6 +98,7 @@ class Calibration:
     after: Features
     spectral_gap_before_db: float
     spectral_gap_after_db: float
+    at_edge: tuple[str, ...] = ()
 
 
 def calibrate_degradation(
@@ -165,7 +167,17 @@ def calibrate_degradation(
                 if cost < best_cost:
                     best, best_cost = candidate, cost
     after = features(best)
+    tried = {
+        "haze_fraction": (best.haze_fraction, haze_fractions),
+        "haze_sigma": (best.haze_sigma_px / start.haze_sigma_px, haze_width_factors),
+        "sigma": (best.sigma_px / start.sigma_px, sigma_factors),
+    }
+    at_edge = tuple(
+        name for name, (value, grid) in tried.items()
+        if len(grid) > 1 and np.isclose(value, max(grid))
+    )  # fmt: skip
     return Calibration(
+        at_edge=at_edge,
         degradation=best,
         start=start,
         cost=best_cost,

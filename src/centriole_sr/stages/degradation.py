@@ -294,10 +294,17 @@ def _calibrate_optics(
         "spectral_gap_after_db": fitted.spectral_gap_after_db,
         "widefield_picks": len(fitted.widefield.windows),
         "confocal_picks": len(fitted.before.windows),
+        "at_range_top": list(fitted.at_edge),
         "before": {"haze_fraction": start.haze_fraction,
                    "haze_sigma_nm": start.haze_sigma_px * optics.confocal_pixel_nm},
     }  # fmt: skip
     logger.info("calibrated: %s", model["calibration"])
+    if fitted.at_edge:
+        logger.warning(
+            "the fitted %s reached the top of the range tried: the widefield fields look "
+            "hazier or blurrier than the fit can make the confocal fields",
+            ", ".join(fitted.at_edge),
+        )
     return fitted
 
 
