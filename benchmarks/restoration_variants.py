@@ -7,7 +7,7 @@ training seed reruns training, restoration and evaluation only. Run from the pro
 (about 12 min per variant and seed on 2 cores):
 
     .venv/bin/python benchmarks/restoration_variants.py [--variants default thin_clean ...]
-        [--seeds 0 1 2] [--keep DIR] [--add]
+        [--seeds 0 1 2] [--keep DIR] [--add] [--page-only]
 
 Prints the tables and writes docs/benchmarks/restoration_variants.md, with every field's
 scores in restoration_variants.csv beside it; --add keeps that table's other variants and
@@ -88,6 +88,14 @@ def run_variant(name: str, seeds: list[int], workdir: Path) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
+def _mean_spread(values: pd.Series, digits: int, sign: str = "") -> str:
+    """Mean ± standard deviation over seeds; the mean alone, marked, for one seed."""
+    mean = f"{values.mean():{sign}.{digits}f}"
+    if len(values) < 2:
+        return f"{mean} (1 seed)"
+    return f"{mean} ± {values.std(ddof=0):.{digits}f}"
+
+
 def summarise(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per variant and method: each metric's mean over fields per seed, then mean and
     standard deviation over seeds; and the network's margin over the best classical method
@@ -102,9 +110,7 @@ def summarise(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for (variant, method), group in per_seed.groupby(["variant", "method"], sort=False):
         row = {"variant": variant, "method": method}
         for metric in METRICS:
-            digits = 3 if metric.startswith("ssim") else 2
-            mean, spread = group[metric].mean(), group[metric].std(ddof=0)
-            row[metric] = f"{mean:.{digits}f} ± {spread:.{digits}f}"
+            row[metric] = _mean_spread(group[metric], 3 if metric.startswith("ssim") else 2)
         rows.append(row)
     table = pd.DataFrame(rows)
     margins = []
@@ -118,7 +124,7 @@ def summarise(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         margins.append(
             {
                 "variant": variant,
-                "PSNR margin (dB)": f"{psnr_margin.mean():+.2f} ± {psnr_margin.std(ddof=0):.2f}",
+                "PSNR margin (dB)": _mean_spread(psnr_margin, 2, sign="+"),
                 "worst seed (dB)": f"{psnr_margin.min():+.2f}",
                 "SSIM margin": f"{(network['ssim'] - best_ssim).mean():+.3f}",
                 "centriole PSNR margin (dB)": (
@@ -135,14 +141,17 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
     parser.add_argument("--add", action="store_true", help="add to the scores already there")
+    parser.add_argument("--page-only", action="store_true", help="rewrite the page, run nothing")
     args = parser.parse_args()
+    if args.page_only:
+        args.variants, args.add = [], True
     with tempfile.TemporaryDirectory() as scratch:
         base = args.keep or Path(scratch)
-        scores = pd.concat(
-            [run_variant(name, args.seeds, base / name) for name in args.variants],
-            ignore_index=True,
-        )
-    if args.add and SCORES.exists():
+        runs = [run_variant(name, args.seeds, base / name) for name in args.variants]
+        scores = pd.concat(runs, ignore_index=True) if runs else pd.DataFrame()
+    if args.add and SCORES.exists() and scores.empty:
+        scores = pd.read_csv(SCORES)
+    elif args.add and SCORES.exists():
         before = pd.read_csv(SCORES)
         runs = scores[["variant", "seed"]].drop_duplicates()
         kept = before.merge(runs, how="left", indicator=True)["_merge"] == "left_only"
