@@ -398,6 +398,24 @@ def test_topaz_training_is_reproducible_for_a_seed(tmp_path):
     assert models[0].read_bytes() == models[1].read_bytes()
 
 
+def test_topaz_warnings_that_mislead_on_few_clicks_are_explained_in_the_log(tmp_path, caplog):
+    """Clicks in one corner of a field: Topaz warns of wrongly scaled coordinates, and reports
+    a prior from picking.expected_per_field; the log says what each means."""
+    images, truths, _ = _topaz_fields(tmp_path, 2, shape=(192, 192), count=8, labelled=8)
+    corner = truths["field 0"][(truths["field 0"] < 100).all(axis=1)][:2]
+    labels = pd.DataFrame({"field": "field 0", "x_px": corner[:, 1], "y_px": corner[:, 0]})
+    caplog.set_level(logging.INFO)
+    picking.train_picker(
+        {"field 0": images["field 0"]}, picking.labels_to_targets(labels, 2), tmp_path / "m",
+        radius_px=2, num_particles_per_image=8, num_epochs=1, epoch_size=1, threads=1,
+    )  # fmt: skip
+    messages = caplog.messages
+    for start, note in picking.TOPAZ_NOTES.items():
+        line = next(i for i, m in enumerate(messages) if m.lstrip("# ").startswith(start))
+        assert f"note on Topaz's line above: {note}" in messages[line + 1 :]
+    assert sum(m.startswith("note on Topaz") for m in messages) == len(picking.TOPAZ_NOTES)
+
+
 def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path, caplog):
     """Train on 2 small fields with 6 labelled spots each; most of the 30 spots are found.
 

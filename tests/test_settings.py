@@ -53,3 +53,12 @@ def test_degradation_says_when_its_noise_is_calibrated():
     assert settings.Degradation.from_dict(values).calibrates_noise
     fixed = {**values, "peak_photons": 100.0, "read_noise_photons": 2.0}
     assert not settings.Degradation.from_dict(fixed).calibrates_noise
+
+
+def test_picks_merge_at_three_quarters_of_the_diameter_unless_a_distance_is_given():
+    values = _validated()["picking"]
+    assert values["min_distance_nm"] == "auto"
+    assert Picking.from_dict(values).merge_distance_nm == 0.75 * values["centriole_diameter_nm"]
+    larger = Picking.from_dict({**values, "centriole_diameter_nm": 1000.0})
+    assert larger.merge_distance_nm == 750.0
+    assert Picking.from_dict({**values, "min_distance_nm": 120}).merge_distance_nm == 120.0

@@ -93,6 +93,22 @@ module.main(parser.parse_args(sys.argv[3:]))
 """
 
 
+# What some of Topaz's messages mean here, logged after the first line that starts with the key.
+TOPAZ_NOTES = {
+    "WARNING: no coordinates are observed with": (
+        "Topaz warns when the labels do not reach the last 30 % of the fields' width and "
+        "height: it checks for coordinates scaled wrongly. With a few clicks per field that is "
+        "expected and harmless; the labels are on the fields' own pixel grid, downsampled as "
+        "the fields are"
+    ),
+    "Setting pi =": (
+        "pi is the share of label-disc pixels Topaz expects among all pixels, from "
+        "picking.expected_per_field centrioles per field; if the fields hold fewer centrioles "
+        "(small fields, cropped cells), lower picking.expected_per_field to what a field holds"
+    ),
+}
+
+
 class TopazError(RuntimeError):
     """A Topaz command failed; the message quotes the command and the end of its log."""
 
@@ -165,6 +181,7 @@ def run_topaz(args: Sequence[str], *, seed: int | None = None) -> None:
     shown = shlex.join(["topaz", *args]) + ("" if seed is None else f"  # seeded with {seed}")
     log.info("$ %s", shown)
     tail: collections.deque[str] = collections.deque(maxlen=15)
+    noted: set[str] = set()
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
     ) as process:
@@ -173,6 +190,10 @@ def run_topaz(args: Sequence[str], *, seed: int | None = None) -> None:
             line = line.rstrip("\n")
             tail.append(line)
             topaz_log.info("%s", line)
+            for start, note in TOPAZ_NOTES.items():
+                if line.lstrip("# ").startswith(start) and start not in noted:
+                    noted.add(start)
+                    log.info("note on Topaz's line above: %s", note)
     if process.returncode != 0:
         raise TopazError(
             f"topaz {args[0]} failed (exit {process.returncode}): {shown}\n"
@@ -653,7 +674,7 @@ def pick_field(
 ) -> pd.DataFrame:
     """Topaz picks of one field scoring >= ``threshold`` (Topaz's score), in original pixels,
     moved to the centroid of ``field_yx`` within a centriole radius, then those closer than
-    ``settings.min_distance_nm`` merged."""
+    ``settings.merge_distance_nm`` merged."""
     picks = extract_picks(
         model_path,
         preprocessed_path,
@@ -663,7 +684,7 @@ def pick_field(
         threads=threads,
     )
     picks = refine_centres(field_yx, picks, settings.centriole_radius_px(pixel_nm))
-    return merge_duplicates(picks, settings.min_distance_nm / pixel_nm)
+    return merge_duplicates(picks, settings.merge_distance_nm / pixel_nm)
 
 
 @dataclass(frozen=True)

@@ -84,9 +84,16 @@ class Picking(_Section):
     epoch_size: int
     rescore: bool
     threshold: float | Literal["auto"]
-    min_distance_nm: float
+    min_distance_nm: float | Literal["auto"]
     seed: int
     model: Mapping[str, str]
+
+    @property
+    def merge_distance_nm(self) -> float:
+        """Picks closer than this are merged: ``min_distance_nm``, or 0.75 x the diameter."""
+        if self.min_distance_nm == "auto":
+            return 0.75 * self.centriole_diameter_nm
+        return float(self.min_distance_nm)
 
     def centriole_radius_px(self, pixel_nm: float) -> float:
         """Half of ``centriole_diameter_nm`` in pixels of ``pixel_nm``."""
