@@ -14,7 +14,7 @@ import pytest
 import tifffile
 
 from centriole_sr import io, picking
-from centriole_sr.config import check_labels_inside
+from centriole_sr.labels import check_labels_inside
 from centriole_sr.patches import load_patches, save_patches
 from centriole_sr.settings import Reading, Training
 from centriole_sr.stages.patches import extract_patches
@@ -205,14 +205,23 @@ def test_channels_of_a_z_stack(tmp_path):
         (None, "table not found"),
         ("", "empty \\(0 bytes\\)"),
         ("field,x_px,y_px\n", "no labels"),
-        ("field,x,y\nfield 1,1,2\n", "missing column\\(s\\) x_px, y_px"),
+        ("field,x,y\nfield 1,1,2\n", "no coordinate columns \\(found field, x, y\\)"),
+        ("x_px,y_px\n1,2\n", "no 'field' column.*a folder"),
         ("field,x_px,y_px\nfield 9,1,2\n", "unknown field\\(s\\): field 9"),
         (
             "field,x_px,y_px\nfield 1,39,47\nfield 1,40,3\nfield 1,5,-1\n",
             "confocal/field 1 x 40, y 3 \\(field 40 x 48 px\\); confocal/field 1 x 5, y -1",
         ),
     ],
-    ids=["missing", "empty", "header-only", "wrong-columns", "unknown-field", "outside"],
+    ids=[
+        "missing",
+        "empty",
+        "header-only",
+        "wrong-columns",
+        "no-field",
+        "unknown-field",
+        "outside",
+    ],  # fmt: skip
 )
 def test_bad_labels_tables_stop_naming_the_table(tmp_path, labels, message):
     io.write_tiff(tmp_path / "field 1.tif", _field(), 45.0)

@@ -3,8 +3,9 @@ import copy
 import pytest
 import yaml
 
-from centriole_sr.config import check_config, labelled_fields_by_modality, read_labels
+from centriole_sr.config import check_config
 from centriole_sr.io import InputError
+from centriole_sr.labels import labelled_fields_by_modality, read_labels
 
 from .conftest import ROOT
 

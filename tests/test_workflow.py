@@ -1,5 +1,6 @@
 """The whole DAG on the tiny config, then the job sets Snakemake plans after changes."""
 
+import json
 import os
 import shutil
 from collections import Counter
@@ -357,6 +358,54 @@ def test_fields_with_any_tiff_ending_and_labels_with_blank_rows_are_taken(demo_r
     assert (
         f"{empty}: no fields (*.tif, *.tiff, *.ome.tif, *.ome.tiff" in failed.stdout + failed.stderr
     )
+
+
+def test_napari_labels_for_the_confocal_only_and_truth_for_some_fields(demo_run, tmp_path):
+    """A user's project: confocal labels as napari points files, one per field, none for the
+    widefield, truth tables for one field only. The confocal is picked and scored on that
+    field; the widefield is not picked, its whole fields are still restored and scored."""
+    workdir = copy_workflow(tmp_path / "project")
+    user = yaml.safe_load(_user_folders(demo_run, tmp_path / "data").read_text())
+    table = pd.read_csv(demo_run / "results/demo/labels.tsv", sep="\t")
+    napari = tmp_path / "data/labels/confocal"
+    napari.mkdir(parents=True)
+    for field, rows in table[table["modality"] == "confocal"].groupby("field"):
+        points = pd.DataFrame({"axis-0": rows["y_px"], "axis-1": rows["x_px"]})
+        points.insert(0, "index", range(len(points)))
+        points.to_csv(napari / f"{field}.csv", index=False)
+    truth = tmp_path / "data/truth/confocal"
+    truth.mkdir(parents=True)
+    shutil.copy(demo_run / "results/demo/truth/confocal/field00.tsv", truth)
+    reference = tmp_path / "data/reference"
+    reference.mkdir()
+    shutil.copy(demo_run / "results/demo/confocal_clean/field01.tif", reference)
+    user["inputs"] |= {
+        "labels": str(napari.parent), "truth": str(truth.parent), "reference": str(reference)
+    }  # fmt: skip
+    (workdir / "user.yaml").write_text(yaml.safe_dump(user))
+    result = snakemake(workdir, configfiles=("tiny.yaml", "user.yaml"))
+    assert "no widefield labels and no picking.model.widefield" in result.stderr
+    picks = workdir / "results/picks"
+    assert sorted(p.name for p in (picks / "confocal").glob("*.tsv")) == [
+        "field00.tsv", "field01.tsv", "field02.tsv"
+    ]  # fmt: skip
+    assert not (picks / "widefield").exists()
+    assert not (workdir / "results/patches/widefield").exists()
+    scored = pd.read_csv(workdir / "results/evaluation/picking_confocal.csv")
+    assert list(scored["field"]) == ["field00", "all"] and scored["f1"].iloc[0] > 0.5
+    assert not (workdir / "results/evaluation/picking_widefield.csv").exists()
+    threshold = json.loads((workdir / "results/picking/confocal/threshold.json").read_text())
+    assert "labels of field01" in threshold["source"]
+    assert "reference centres of field00" in threshold["source"]
+    model = json.loads((workdir / "results/degradation/model.json").read_text())
+    assert model["calibration"]["status"] == "not calibrated"
+    assert "no widefield picks" in model["calibration"]["reason"]
+    assert "calibrated on widefield" in model["parameter_sources"]["peak_photons"]
+    fields = pd.read_csv(workdir / "results/evaluation/fields/field01.csv").set_index("method")
+    assert fields.loc["network", "psnr_db"] > fields.loc["bicubic", "psnr_db"]
+    assert fields["psnr_centrioles_db"].isna().all()
+    log = (workdir / "logs/degradation/model.log").read_text()
+    assert "the noise is calibrated on whole fields" in log
 
 
 def test_the_demo_models_package_passes_bioimageio_and_restores_as_the_pipeline(demo_run):

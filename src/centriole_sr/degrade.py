@@ -172,7 +172,7 @@ def field_crops(
 
 def calibrated_noise(
     widefield: Sequence[tuple[np.ndarray, np.ndarray]],
-    confocal_patches: np.ndarray,
+    confocal_patches: Sequence[np.ndarray],
     params: Degradation,
 ) -> tuple[float, float]:
     """(peak_photons, read_noise_photons) that make degraded patches as noisy as real ones.
@@ -200,7 +200,7 @@ def calibrated_noise(
     range_photons = float(np.median(np.concatenate(ranges_photons)))
     background_variance = float(np.median(np.concatenate(background_variances)))
     signals = [widefield_signal(patch, params) for patch in confocal_patches]
-    signal_low, signal_high = np.percentile(np.stack(signals), [1.0, 99.8], axis=(1, 2))
+    signal_low, signal_high = np.array([np.percentile(s, [1.0, 99.8]) for s in signals]).T
     peak_photons = range_photons / float(np.median(signal_high - signal_low))
     signal_background = float(np.median([np.median(s) for s in signals])) * peak_photons
     read_noise = float(np.sqrt(max(background_variance - signal_background, 0.0)))

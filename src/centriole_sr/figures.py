@@ -283,7 +283,9 @@ def degradation_figure(
     rows = {
         "confocal patch (target)": targets[:examples],
         "degraded (network input)": inputs[:examples],
-        "real widefield patch": widefield[:examples],
+        "real widefield patch"
+        if len(widefield)
+        else "real widefield patch: none (not picked)": widefield[:examples],
     }
     figure, axes = plt.subplots(3, examples, figsize=(1.8 * examples, 6), squeeze=False)
     for row, (name, images) in enumerate(rows.items()):

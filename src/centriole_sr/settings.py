@@ -52,6 +52,7 @@ class Inputs(_Section):
     confocal: str
     widefield: str
     labels: str
+    label_unit: Literal["px", "um", "nm"]
     truth: str
     reference: str
     channel: int | str | None

@@ -4,13 +4,13 @@ from snakemake.utils import min_version, validate
 
 from centriole_sr import stages
 from centriole_sr.config import bead_images as configured_bead_images
-from centriole_sr.config import (
-    bead_modalities,
-    check_config,
+from centriole_sr.config import bead_modalities, check_config, picked_modalities
+from centriole_sr.io import find_fields
+from centriole_sr.labels import (
     check_labels_inside,
+    label_files,
     labelled_fields_by_modality,
 )
-from centriole_sr.io import find_fields
 from centriole_sr.picking import downsample_factor
 from centriole_sr.settings import Settings
 
@@ -23,6 +23,10 @@ SETTINGS = Settings.from_config(config)
 
 MODALITIES = ["confocal", "widefield"]
 DEMO = config["demo"]["enabled"]
+PIXEL_NM = {
+    "confocal": config["optics"]["confocal_pixel_nm"],
+    "widefield": config["optics"]["widefield_pixel_nm"],
+}
 
 
 wildcard_constraints:
@@ -69,13 +73,12 @@ else:
         if config["inputs"].get("reference")
         else None
     )
-    LABELLED = labelled_fields_by_modality(LABELS, FIELDS)
-    check_labels_inside(LABELS, IMAGES)
+    LABEL_UNITS = {"unit": config["inputs"]["label_unit"], "pixel_nm": PIXEL_NM}
+    LABELLED = labelled_fields_by_modality(LABELS, FIELDS, **LABEL_UNITS)
+    check_labels_inside(LABELS, IMAGES, **LABEL_UNITS)
 
-PIXEL_NM = {
-    "confocal": config["optics"]["confocal_pixel_nm"],
-    "widefield": config["optics"]["widefield_pixel_nm"],
-}
+# The modalities that are picked: labelled, or given a picker (picking.model).
+PICKED = picked_modalities(LABELLED, config["picking"]["model"], LABELS)
 
 
 def settings(section):
@@ -147,9 +150,10 @@ def degradation_inputs(wildcards):
         inputs["calibration_fields"] = [
             IMAGES["widefield"][f] for f in fields["widefield"]
         ]
-        inputs["calibration_patches"] = expand(
-            "results/patches/widefield/{field}.npz", field=fields["widefield"]
-        )
+        if "widefield" in PICKED:
+            inputs["calibration_patches"] = expand(
+                "results/patches/widefield/{field}.npz", field=fields["widefield"]
+            )
         inputs["confocal_fields"] = [IMAGES["confocal"][f] for f in fields["confocal"]]
         inputs["confocal_patches"] = expand(
             "results/patches/confocal/{field}.npz", field=fields["confocal"]
@@ -157,8 +161,39 @@ def degradation_inputs(wildcards):
     return inputs
 
 
-def has_truth():
-    return TRUTH is not None
+def widefield_picks(wildcards):
+    """A widefield field's picks, where the widefield is picked (centriole regions)."""
+    if "widefield" not in PICKED:
+        return {}
+    return {"picks": f"results/picks/widefield/{wildcards.field}.tsv"}
+
+
+def widefield_patches(fields):
+    """The patch files of these widefield fields, where the widefield is picked."""
+    if "widefield" not in PICKED:
+        return {}
+    return {"widefield": expand("results/patches/widefield/{field}.npz", field=fields)}
+
+
+def truth_fields(modality):
+    """The fields of a modality with a complete centre table (inputs.truth); others are not
+    scored."""
+    if TRUTH is None:
+        return []
+    if DEMO:
+        return FIELDS[modality]
+    return [
+        f
+        for f in FIELDS[modality]
+        if os.path.exists(TRUTH.format(modality=modality, field=f))
+    ]
+
+
+def labels_input():
+    """The labels for a rule's input: the table or folder, and each file read from it (so
+    that editing one file of a folder reruns what reads the labels)."""
+    files = [LABELS] if DEMO else [str(path) for path in label_files(LABELS)]
+    return {"labels": LABELS, "label_files": files}
 
 
 def patch_size_px(modality):
@@ -173,8 +208,9 @@ def patch_size_px(modality):
 def field_references(wildcards):
     """The confocal images of the same sample as a widefield field, where they exist."""
     references = {}
-    if REFERENCE is not None:
-        references["reference"] = REFERENCE.format(field=wildcards.field)
+    reference = REFERENCE and REFERENCE.format(field=wildcards.field)
+    if reference and (DEMO or os.path.exists(reference)):
+        references["reference"] = reference
     if DEMO:
         references["confocal"] = f"results/demo/confocal/{wildcards.field}.tif"
     return references
@@ -190,21 +226,23 @@ def all_outputs():
     """Every final product: picks, the trained model, restored fields, evaluation tables and
     figures. Listing the model keeps a deleted or failed model from passing as up to date.
     """
-    outputs = [f"results/picks/{m}/{f}.tsv" for m in MODALITIES for f in FIELDS[m]]
+    outputs = [f"results/picks/{m}/{f}.tsv" for m in PICKED for f in FIELDS[m]]
     outputs += ["results/degradation/model.json"]
     outputs += expand(
         "results/model/{name}", name=["weights.pt", "card.json", "history.tsv"]
     )
     outputs += expand("results/restored/{field}.tif", field=FIELDS["widefield"])
-    outputs += expand("results/restored_patches/{field}.tif", field=FIELDS["widefield"])
+    if "widefield" in PICKED:
+        outputs += expand(
+            "results/restored_patches/{field}.tif", field=FIELDS["widefield"]
+        )
     outputs += ["results/evaluation/heldout.csv", "results/evaluation/summary.csv"]
     outputs += ["results/model/centriole-sr.bmz.zip"]
     outputs += [
         "results/degradation/examples.png",
         "results/degradation/domain_gap.json",
     ]
-    if has_truth():
-        outputs += expand(
-            "results/evaluation/picking_{modality}.csv", modality=MODALITIES
-        )
+    outputs += [
+        f"results/evaluation/picking_{m}.csv" for m in PICKED if truth_fields(m)
+    ]
     return outputs

@@ -91,8 +91,8 @@ rule degrade_field:
 
 rule degradation_examples:
     input:
+        unpack(lambda wildcards: widefield_patches(FIELDS["widefield"][:1])),
         pairs=f"results/degradation/pairs/{FIELDS['confocal'][0]}.npz",
-        widefield=f"results/patches/widefield/{FIELDS['widefield'][0]}.npz",
     output:
         figure=report(
             "results/degradation/examples.png",
@@ -114,10 +114,8 @@ rule degradation_examples:
 
 rule domain_gap:
     input:
+        unpack(lambda wildcards: widefield_patches(FIELDS["widefield"])),
         pairs=expand("results/degradation/pairs/{field}.npz", field=FIELDS["confocal"]),
-        widefield=expand(
-            "results/patches/widefield/{field}.npz", field=FIELDS["widefield"]
-        ),
     output:
         gap=report(
             "results/degradation/domain_gap.json",

@@ -6,13 +6,13 @@ rule evaluate_picking:
         picks=lambda wildcards: expand(
             "results/picks/{modality}/{field}.tsv",
             modality=wildcards.modality,
-            field=FIELDS[wildcards.modality],
+            field=truth_fields(wildcards.modality),
         ),
         truth=lambda wildcards: expand(
-            TRUTH, modality=wildcards.modality, field=FIELDS[wildcards.modality]
+            TRUTH, modality=wildcards.modality, field=truth_fields(wildcards.modality)
         ),
         images=lambda wildcards: [
-            IMAGES[wildcards.modality][FIELDS[wildcards.modality][0]]
+            IMAGES[wildcards.modality][truth_fields(wildcards.modality)[0]]
         ],
         threshold=lambda wildcards: picker_files(wildcards)["threshold"],
     output:
@@ -44,7 +44,7 @@ rule evaluate_picking:
         mem_mb=2000,
         runtime=5,
     params:
-        fields=lambda wildcards: FIELDS[wildcards.modality],
+        fields=lambda wildcards: truth_fields(wildcards.modality),
         labelled=lambda wildcards: (
             []
             if config["picking"]["model"][wildcards.modality]
@@ -94,9 +94,9 @@ rule evaluate_heldout:
 rule evaluate_field:
     input:
         unpack(field_references),
+        unpack(widefield_picks),
         widefield=widefield_image,
         restored="results/restored/{field}.tif",
-        picks="results/picks/widefield/{field}.tsv",
         model="results/degradation/model.json",
         rl_iterations="results/evaluation/rl_iterations.json",
     output:

@@ -49,6 +49,7 @@ rule preprocess_for_topaz:
 
 rule train_picker:
     input:
+        unpack(lambda wildcards: labels_input()),
         images=lambda wildcards: expand(
             "results/picking/{modality}/preprocessed/{field}.mrc",
             modality=wildcards.modality,
@@ -57,14 +58,11 @@ rule train_picker:
         field_images=lambda wildcards: [
             IMAGES[wildcards.modality][field] for field in LABELLED[wildcards.modality]
         ],
-        references=lambda wildcards: (
-            expand(
-                TRUTH, modality=wildcards.modality, field=LABELLED[wildcards.modality]
-            )
-            if has_truth()
-            else []
-        ),
-        labels=LABELS,
+        references=lambda wildcards: [
+            TRUTH.format(modality=wildcards.modality, field=f)
+            for f in truth_fields(wildcards.modality)
+            if f in LABELLED[wildcards.modality]
+        ],
     output:
         model="results/picking/{modality}/picker.sav",
         threshold="results/picking/{modality}/threshold.json",
@@ -80,6 +78,7 @@ rule train_picker:
         runtime=60,
     params:
         fields=lambda wildcards: LABELLED[wildcards.modality],
+        label_unit=config["inputs"]["label_unit"],
         factor=picking_factor,
         picking=settings("picking"),
         pixel_nm=lambda wildcards: PIXEL_NM[wildcards.modality],

@@ -4,7 +4,7 @@ from centriole_sr.stages.degradation import domain_gap
 
 domain_gap(
     pairs=snakemake.input.pairs,
-    widefield=snakemake.input.widefield,
+    widefield=snakemake.input.get("widefield", []),
     widefield_pixel_nm=snakemake.params.widefield_pixel_nm,
     gap=snakemake.output.gap,
     figure=snakemake.output.figure,

@@ -10,6 +10,7 @@ train_picker(
         images=snakemake.input.images,
         field_images=snakemake.input.field_images,
         labels=snakemake.input.labels,
+        label_unit=snakemake.params.label_unit,
         references=snakemake.input.references,
         factor=snakemake.params.factor,
         pixel_nm=snakemake.params.pixel_nm,

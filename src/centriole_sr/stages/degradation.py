@@ -18,6 +18,8 @@ from centriole_sr.patches import load_pairs, load_patches, save_patches
 from centriole_sr.seeds import field_seed
 from centriole_sr.settings import Degradation, Optics, Reading
 
+log = logging.getLogger("centriole_sr.degradation")
+
 PathLike = str | os.PathLike
 
 
@@ -80,19 +82,29 @@ def _microscope_sigma_nm(
 def _noise_calibration_data(
     fields: Sequence[PathLike],
     field_patches: Sequence[PathLike],
+    confocal_fields: Sequence[PathLike],
     confocal_patches: Sequence[PathLike],
-    widefield_pixel_nm: float,
+    optics: Optics,
     reading: Reading,
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-    """(widefield field, its patches) pairs and the pooled confocal patches for noise."""
-    widefield = [
-        (
-            io.read_field(field, widefield_pixel_nm, **vars(reading))[0],
-            load_patches(patches)["patches"],
-        )
-        for field, patches in zip(fields, field_patches, strict=True)
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray]]:
+    """(widefield field, its patches) pairs and the confocal patches for noise. Without
+    widefield patches (the widefield is not picked), whole fields stand for patches on both
+    sides."""
+    widefield_fields = [
+        io.read_field(field, optics.widefield_pixel_nm, **vars(reading))[0] for field in fields
     ]
-    confocal = np.concatenate([_normalised_as_field(path) for path in confocal_patches])
+    if not field_patches:
+        log.info("no widefield picks: the noise is calibrated on whole fields")
+        confocal = [
+            io.normalize_percentile(io.read_field(f, optics.confocal_pixel_nm, **vars(reading))[0])
+            for f in confocal_fields
+        ]
+        return [(field, field[None]) for field in widefield_fields], confocal
+    widefield = [
+        (field, load_patches(patches)["patches"])
+        for field, patches in zip(widefield_fields, field_patches, strict=True)
+    ]
+    confocal = list(np.concatenate([_normalised_as_field(path) for path in confocal_patches]))
     if not any(len(patches) for _, patches in widefield) or not len(confocal):
         raise io.InputError(
             f"no patches to calibrate the noise on ({', '.join(map(str, field_patches))}); set "
@@ -134,7 +146,8 @@ def degradation_model(
     widefield ``calibration_fields`` (picks: ``calibration_patches``' centres)
     (:func:`calibration.calibrate_degradation`); where that cannot be done, the log and
     model.json say why and the PSF's values are used. Noise "auto": calibrated on the
-    widefield fields' patches against the confocal patches.
+    widefield fields' patches against the confocal patches (whole fields on both sides
+    without ``calibration_patches``, where the widefield is not picked).
     """
     from centriole_sr.figures import calibration_figure, message_figure
 
@@ -160,7 +173,7 @@ def degradation_model(
             origins[key] = f"widefield PSF over {thickness_nm:g} nm" if from_psf else "config"
         model["parameter_sources"] = origins
         noise = _NoiseCalibration(settings, calibration_fields, calibration_patches,
-                                  confocal_patches, optics.widefield_pixel_nm, reading)  # fmt: skip
+                                  confocal_fields, confocal_patches, optics, reading)  # fmt: skip
         noise.apply(model)
         fitted = None
         if settings.calibrates_optics:
@@ -184,13 +197,13 @@ class _NoiseCalibration:
 
     KEYS = ("peak_photons", "read_noise_photons")
 
-    def __init__(self, settings: Degradation, fields, field_patches, confocal_patches,
-                 widefield_pixel_nm: float, reading: Reading) -> None:  # fmt: skip
+    def __init__(self, settings: Degradation, fields, field_patches, confocal_fields,
+                 confocal_patches, optics: Optics, reading: Reading) -> None:  # fmt: skip
         self.settings = settings
         self.data = None
         if settings.calibrates_noise:
             self.data = _noise_calibration_data(
-                fields, field_patches, confocal_patches, widefield_pixel_nm, reading
+                fields, field_patches, confocal_fields, confocal_patches, optics, reading
             )
         self.fields = ", ".join(Path(field).stem for field in fields)
 
@@ -235,6 +248,10 @@ def _calibrate_optics(
         "widefield": [Path(f).stem for f in widefield_inputs[0]],
     }
     try:
+        if not widefield_inputs[1]:
+            raise ValueError(
+                "no widefield picks (no widefield labels and no picking.model.widefield)"
+            )
         confocal = [
             (io.normalize_percentile(field), centres)
             for field, centres in fields_with_picks(confocal_inputs, optics.confocal_pixel_nm)
@@ -355,14 +372,15 @@ def degrade_field(
 
 
 def degradation_examples(
-    *, pairs: PathLike, widefield: PathLike, figure: PathLike, log: PathLike | None = None
+    *, pairs: PathLike, widefield: PathLike | None, figure: PathLike, log: PathLike | None = None
 ) -> None:
-    """Draw degraded confocal patches beside real widefield patches, for the eye."""
+    """Draw degraded confocal patches beside real widefield patches (``widefield``: None where
+    the widefield is not picked), for the eye."""
     from centriole_sr.figures import degradation_figure
 
     with logging_to(log):
         made = load_patches(pairs)
-        real = load_patches(widefield)["patches"]
+        real = load_patches(widefield)["patches"] if widefield else made["inputs"][:0]
         degradation_figure(made["targets"], made["inputs"], real, figure)
 
 

@@ -182,7 +182,7 @@ def evaluate_field(
     *,
     widefield: PathLike,
     restored: PathLike,
-    picks: PathLike,
+    picks: PathLike | None,
     model: PathLike,
     rl_iterations: PathLike,
     field: str,
@@ -203,7 +203,8 @@ def evaluate_field(
     The network's restoration (``restored``), bicubic, Richardson-Lucy and Wiener of the
     ``widefield`` field, and the ``confocal`` acquisition where there is one, are scored by
     :func:`centriole_sr.scoring.score_field` (against ``reference`` where given, also over
-    discs of ``region_radius_nm`` around the ``picks`` and the background) into ``table``;
+    discs of ``region_radius_nm`` around the ``picks`` and the background; None where the
+    widefield is not picked: no regions) into ``table``;
     ``gallery`` and ``maps`` draw them. ``reading`` applies to the widefield field and the
     confocal images.
     """
@@ -233,7 +234,9 @@ def evaluate_field(
         reference_yx = None
         if reference is not None:
             reference_yx = io.read_field(reference, confocal_pixel_nm, **vars(reading))[0]
-        field_picks = io.read_table(picks)
+        field_picks = (
+            io.read_table(picks) if picks is not None else pd.DataFrame(columns=["y_px", "x_px"])
+        )
         scale = degradation.scale
         centres = np.zeros((0, 2))
         if not field_picks.empty:  # widefield pixel centres -> confocal pixels
@@ -248,7 +251,8 @@ def evaluate_field(
         logger.info("\n%s", scores.table.to_string(index=False))
         io.write_table(table, scores.table)
         if field_picks.empty:
-            logger.warning("%s: no picks; the gallery has no insets", field)
+            logger.warning("%s: no picks; no centriole regions, and the gallery has no insets",
+                           field)  # fmt: skip
         resolution_nm = scores.table.set_index("method")["resolution_nm"]
 
         def title(method: str) -> str:

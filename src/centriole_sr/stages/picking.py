@@ -9,9 +9,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from centriole_sr import io, picking
-from centriole_sr.config import read_labels
+from centriole_sr.labels import LabelUnit, read_labels
 from centriole_sr.logs import logging_to
 from centriole_sr.settings import Picking, Reading
 
@@ -60,8 +61,9 @@ def preprocess_for_topaz(
 @dataclass(frozen=True)
 class LabelledFields:
     """The labelled fields of one modality as its picker learns from them: their names, the
-    preprocessed (``images``) and original (``field_images``) fields, the labels table, the
-    complete centre tables of those fields where there are any (``references``), Topaz's
+    preprocessed (``images``) and original (``field_images``) fields, the labels (table or
+    folder, :mod:`centriole_sr.labels`) and the unit of Fiji's X, Y there, the complete centre
+    tables (``<field>.tsv``) of those fields that have one (``references``), Topaz's
     downsampling factor, the fields' pixel size and how they are read."""
 
     modality: str
@@ -73,6 +75,14 @@ class LabelledFields:
     factor: int
     pixel_nm: float
     reading: Reading
+    label_unit: LabelUnit = "px"
+
+    def read_labels(self) -> pd.DataFrame:
+        """The labels of these fields (those of other fields are left out)."""
+        return read_labels(
+            self.labels, {self.modality: list(self.fields)}, unit=self.label_unit,
+            pixel_nm={self.modality: self.pixel_nm}, strict=False,
+        )  # fmt: skip
 
 
 def train_picker(
@@ -94,7 +104,7 @@ def train_picker(
     """
     with logging_to(log):
         fields, factor = labelled.fields, labelled.factor
-        table = read_labels(labelled.labels, {labelled.modality: list(fields)}, strict=False)
+        table = labelled.read_labels()
         work_dir = Path(model).parent / "train"
         work_dir.mkdir(parents=True, exist_ok=True)
         trained = picking.train_picker(
@@ -132,23 +142,29 @@ def calibrate_picker(
 
     With ``picking.rescore``, a :class:`picking.Rescorer` ranks the picks by its log-odds. With
     ``picking.threshold: auto`` the threshold maximises F1 at ``match_radius_nm`` on the
-    labelled fields, against their ``references`` (complete centre tables, as the
-    demo's ground truth) or, without them, against the labels themselves, which must then mark
-    every centriole of those fields. A number is used as it is.
+    labelled fields, against their ``references`` (complete centre tables, as the demo's
+    ground truth) where a field has one, else against its labels, which must then mark every
+    centriole of that field. A number is used as it is.
     """
     logger = picking.log
     fields, pixel_nm, factor = labelled.fields, labelled.pixel_nm, labelled.factor
-    labels, references = labelled.labels, labelled.references
-    table = read_labels(labels, {labelled.modality: list(fields)}, strict=False)
-    if references:
-        truth = [io.read_table(path)[["y_px", "x_px"]].to_numpy(float) for path in references]
-        against = "the reference centres of the labelled fields"
-    else:
-        truth = [
-            table.loc[table["field"] == field, ["y_px", "x_px"]].to_numpy(float) for field in fields
-        ]
-        against = "the labels (every centriole of the labelled fields must be labelled)"
-        per_field = len(table) / max(len(fields), 1)
+    labels = labelled.labels
+    table = labelled.read_labels()
+    references = {Path(path).stem: path for path in labelled.references}
+    truth = [
+        io.read_table(references[field])[["y_px", "x_px"]].to_numpy(float)
+        if field in references
+        else table.loc[table["field"] == field, ["y_px", "x_px"]].to_numpy(float)
+        for field in fields
+    ]
+    by_labels = [field for field in fields if field not in references]
+    against = "the reference centres of the labelled fields"
+    if by_labels:
+        against = (
+            f"the labels of {', '.join(by_labels)} (every centriole there must be labelled)"
+            + (f" and the reference centres of {', '.join(references)}" if references else "")
+        )
+        per_field = table["field"].isin(by_labels).sum() / len(by_labels)
         uses_labels = settings.threshold == "auto" or settings.rescore
         if uses_labels and per_field < settings.expected_per_field / 2:
             logger.warning(
