@@ -45,6 +45,10 @@ VARIANTS = {
         }
     },
     "emccd": {"demo": {"widefield_camera": "emccd"}},
+    "ratio2.5_emccd": {
+        "optics": {"widefield_pixel_nm": 112.5},
+        "demo": {"widefield_camera": "emccd"},
+    },
 }
 """What each variant changes in config.yaml: the demo's sample and camera, or the optics."""
 SCORES = ROOT / "docs/benchmarks/restoration_variants.csv"

@@ -20,8 +20,7 @@ def test_shipped_config_passes():
     ("section", "key", "value", "message"),
     [
         ("optics", "numerical_aperture", 1.6, "optics.numerical_aperture"),
-        ("optics", "widefield_pixel_nm", 100.0, "integer ratio"),
-        ("patches", "size_px", 66, "patches.size_px"),
+        ("optics", "widefield_pixel_nm", 40.0, "smaller than optics.confocal_pixel_nm"),
         ("demo", "labelled_fields", 9, "demo.labelled_fields"),
     ],
 )
@@ -29,6 +28,13 @@ def test_contradicting_settings_name_the_key(section, key, value, message):
     config = copy.deepcopy(CONFIG)
     config[section][key] = value
     with pytest.raises(InputError, match=message):
+        check_config(config)
+
+
+def test_any_pixel_size_ratio_of_at_least_one_passes():
+    for widefield_nm in (45.0, 67.5, 112.5, 130.0):
+        config = copy.deepcopy(CONFIG)
+        config["optics"]["widefield_pixel_nm"] = widefield_nm
         check_config(config)
 
 

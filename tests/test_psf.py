@@ -57,8 +57,7 @@ def test_optics_sigmas_in_both_pixel_sizes():
         ("excitation_nm", 0.0, "> 0"),
         ("emission_nm", -1.0, "> 0"),
         ("pinhole_airy_units", -0.5, ">= 0"),
-        ("widefield_pixel_nm", 100.0, "integer ratio"),
-        ("widefield_pixel_nm", 30.0, "integer ratio"),
+        ("widefield_pixel_nm", 30.0, "smaller than optics.confocal_pixel_nm"),
     ],
 )
 def test_bad_optics_name_the_key(key, value, message):

@@ -89,7 +89,12 @@ def _documentation(card: Mapping[str, Any], validation: str) -> str:
         "",
         "- input: one 2D widefield image (y, x), at the pixel size above; normalised inside "
         "the package (percentiles 1 and 99.8 of the whole image to 0 and 1), as in training.",
-        "- output: the restoration on the confocal grid, on that normalised scale.",
+        "- output: the restoration on the confocal grid, on that normalised scale."
+        if card.get("working_pixel_nm", card["confocal_pixel_nm"]) == card["confocal_pixel_nm"]
+        else "- output: the restoration, on that normalised scale, on a grid of "
+        f"{card['working_pixel_nm']:g} nm pixels (the widefield's / {card['scale']}: the "
+        "pixel-size ratio is not a whole number); `centriole-sr restore` resamples it onto "
+        "the confocal grid.",
         "",
         "## Training data",
         "",
@@ -183,7 +188,7 @@ def export_bmz(
 
         multiple = 2**network.depth
         halo_px = context_px(network)
-        wide_nm, fine_nm = restorer.widefield_pixel_nm, float(model_card["confocal_pixel_nm"])
+        wide_nm, fine_nm = restorer.widefield_pixel_nm, restorer.working_pixel_nm
         input_id = bmz.TensorId("widefield")
         inputs = bmz.InputTensorDescr(
             id=input_id,
@@ -214,7 +219,7 @@ def export_bmz(
         )
         outputs = bmz.OutputTensorDescr(
             id=bmz.TensorId("restored"),
-            description="restoration at the confocal pixel size, on the normalised scale",
+            description=f"restoration at {fine_nm:g} nm pixels, on the normalised scale",
             axes=[
                 bmz.BatchAxis(),
                 bmz.ChannelAxis(channel_names=[bmz.Identifier("restored")]),

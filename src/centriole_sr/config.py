@@ -19,16 +19,11 @@ def check_config(config: dict[str, Any]) -> None:
             f"optics.refractive_index ({optics['refractive_index']})"
         )
     ratio = optics["widefield_pixel_nm"] / optics["confocal_pixel_nm"]
-    if ratio < 1 or abs(ratio - round(ratio)) > 1e-6:
+    if ratio < 1 - 1e-6:
         raise InputError(
-            f"optics.widefield_pixel_nm / optics.confocal_pixel_nm = {ratio:.4g} must be a whole "
-            "number >= 1; choose pixel sizes with an integer ratio"
-        )
-    size = config["patches"]["size_px"]
-    if size % (round(ratio) * 4):
-        raise InputError(
-            f"patches.size_px ({size}) must be a multiple of 4 x the pixel-size ratio "
-            f"({round(ratio)}), e.g. {round(ratio) * 4 * max(1, size // (round(ratio) * 4))}"
+            f"optics.widefield_pixel_nm ({optics['widefield_pixel_nm']:g}) is smaller than "
+            f"optics.confocal_pixel_nm ({optics['confocal_pixel_nm']:g}); the widefield's "
+            "pixels must be the coarser ones"
         )
     demo = config["demo"]
     if demo["enabled"] and demo["labelled_fields"] > demo["confocal_fields"]:

@@ -22,10 +22,13 @@ from centriole_sr.io import normalize_percentile
 class Degradation:
     """Parameters of the confocal -> widefield degradation.
 
-    sigma_px: Gaussian blur in confocal pixels (sigma_deg).
-    scale: widefield pixel size / confocal pixel size (integer).
+    All lengths in pixels of the working grid (:mod:`centriole_sr.grid`): the confocal grid
+    for a whole-number pixel-size ratio.
+
+    sigma_px: Gaussian blur (sigma_deg).
+    scale: widefield pixel size / working pixel size (a whole number).
     haze_fraction: out-of-focus light added, relative to the in-focus signal's total.
-    haze_sigma_px: width (confocal pixels) of the out-of-focus haze kernel.
+    haze_sigma_px: width of the out-of-focus haze kernel.
     peak_photons: photons at the in-focus signal's 99.8th percentile (sets Poisson noise).
     read_noise_photons: standard deviation of Gaussian camera noise, in photons.
     """
@@ -40,14 +43,23 @@ class Degradation:
     @classmethod
     def from_model(cls, model: Mapping[str, Any]) -> Degradation:
         """The degradation written to results/degradation/model.json (``degradation_model``)."""
+        working_nm = working_pixel_nm(model)
         return cls(
-            sigma_px=model["sigma_degradation_confocal_px"],
+            sigma_px=model.get(
+                "sigma_degradation_working_px", model.get("sigma_degradation_confocal_px")
+            ),  # fmt: skip
             scale=int(model["scale"]),
             haze_fraction=model["haze_fraction"],
-            haze_sigma_px=model["haze_sigma_nm"] / model["confocal_pixel_nm"],
+            haze_sigma_px=model["haze_sigma_nm"] / working_nm,
             peak_photons=model["peak_photons"],
             read_noise_photons=model["read_noise_photons"],
         )
+
+
+def working_pixel_nm(model: Mapping[str, Any]) -> float:
+    """The working grid's pitch in a model.json (:mod:`centriole_sr.grid`); its confocal pixel
+    where the model has no working grid (whole-number ratios, before it had one)."""
+    return float(model.get("working_pixel_nm", model.get("confocal_pixel_nm", 0.0)))
 
 
 def block_mean(image: np.ndarray, scale: int) -> np.ndarray:

@@ -129,7 +129,7 @@ def precision_recall_figure(
 def gallery_figure(
     panels: dict[str, np.ndarray],
     picks: pd.DataFrame,
-    scale: int,
+    scale: float,
     pixel_nm: float,
     field: str,
     path: str | os.PathLike,
@@ -139,7 +139,8 @@ def gallery_figure(
 ) -> None:
     """Whole-field panels side by side, with zoomed insets around the best-scored picks.
 
-    All panels share the confocal pixel grid, a scale bar and the same contrast rule;
+    All panels share the confocal pixel grid (``scale`` of its pixels per side of a pick's
+    widefield pixel), a scale bar and the same contrast rule;
     ``note`` is added to the title (what is missing, for example).
     """
     names = list(panels)

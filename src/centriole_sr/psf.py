@@ -70,12 +70,16 @@ def sigma_degradation_nm(sigma_widefield_nm: float, sigma_confocal_nm: float) ->
 def sigma_table(
     optics: Optics, sigma_wf_nm: float, sigma_conf_nm: float, source: str
 ) -> dict[str, Any]:
-    """Every sigma in nm and in pixels of both sizes, ready for JSON; ``source`` says whence."""
+    """Every sigma in nm and in pixels of both sizes and of the working grid (the network's
+    output grid, :mod:`centriole_sr.grid`), ready for JSON; ``source`` says whence."""
     deg = sigma_degradation_nm(sigma_wf_nm, sigma_conf_nm)
     px = optics.confocal_pixel_nm
     return {
         "source": source,
         "scale": optics.scale,
+        "pixel_ratio": optics.pixel_ratio,
+        "working_pixel_nm": optics.working_pixel_nm,
+        "sigma_degradation_working_px": deg / optics.working_pixel_nm,
         "sigma_widefield_nm": sigma_wf_nm,
         "sigma_confocal_nm": sigma_conf_nm,
         "sigma_degradation_nm": deg,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from centriole_sr import io
+from centriole_sr import grid, io
 from centriole_sr.devices import pick_device
 from centriole_sr.io import InputError, read_json
 from centriole_sr.model import ResidualUNet
@@ -286,8 +286,21 @@ class Restorer:
 
     @property
     def scale(self) -> int:
-        """Widefield pixel size / confocal pixel size: the output has ``scale`` x the pixels."""
+        """The network's whole upsampling factor (its output has ``scale`` x the pixels)."""
         return int(self.card["scale"])
+
+    @property
+    def pixel_ratio(self) -> float:
+        """Widefield pixel size / confocal pixel size: restorations have this many times the
+        input's pixels per side (any number >= 1; ``scale`` where the card has no confocal
+        pixel size)."""
+        confocal_nm = self.card.get("confocal_pixel_nm")
+        return self.widefield_pixel_nm / confocal_nm if confocal_nm else float(self.scale)
+
+    @property
+    def working_pixel_nm(self) -> float:
+        """The pitch of the network's own output grid (:mod:`centriole_sr.grid`)."""
+        return float(self.card.get("working_pixel_nm", self.widefield_pixel_nm / self.scale))
 
     @property
     def widefield_pixel_nm(self) -> float:
@@ -306,18 +319,20 @@ class Restorer:
         confocal grid, on the normalised scale the network was trained on.
 
         An image of another pixel size stops, naming both, unless ``resample``: then it is
-        first resampled (cubic) to the model's pixel size. On CUDA out of memory the tiles are
-        halved and the image restored again.
+        first resampled (cubic) to the model's pixel size. For a pixel-size ratio that is not
+        a whole number, the network's output (its working grid) is resampled onto the confocal
+        grid. On CUDA out of memory the tiles are halved and the image restored again.
         """
         image = self._at_model_pixel_size(np.asarray(image, np.float32), pixel_nm, resample)
         normalised = io.normalize_percentile(image)
         tile_px = self.tile_px
         while True:
             try:
-                return restore_image(
+                restored = restore_image(
                     self.model, normalised, self.scale, tile_px=tile_px,
                     batch_size=self.batch_size, device=self.device, progress=progress,
                 )  # fmt: skip
+                return self._on_confocal_grid(restored)
             except RuntimeError as error:  # torch.OutOfMemoryError is one
                 if not _out_of_memory(error) or tile_px // 2 < MIN_TILE_PX:
                     raise
@@ -325,6 +340,12 @@ class Restorer:
 
                 torch.cuda.empty_cache()
                 tile_px //= 2
+
+    def _on_confocal_grid(self, restored: np.ndarray) -> np.ndarray:
+        confocal_nm = self.widefield_pixel_nm / self.pixel_ratio
+        if grid.is_whole(self.pixel_ratio):
+            return restored
+        return grid.resample(restored, self.working_pixel_nm, confocal_nm)
 
     def _at_model_pixel_size(
         self, image: np.ndarray, pixel_nm: float | None, resample: bool
@@ -373,7 +394,7 @@ class Restorer:
         if output_dtype == "input":
             restored = io.denormalize_percentile(restored, image, io.stored_dtype(path))
         description = json.dumps({**self.metadata(), "source": Path(path).name})
-        io.write_tiff(output, restored, source_pixel_nm / self.scale, description=description)
+        io.write_tiff(output, restored, source_pixel_nm / self.pixel_ratio, description=description)
         return restored
 
 

@@ -3,6 +3,7 @@ summary over fields and held-out pairs."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from centriole_sr import grid
 from centriole_sr.degrade import Degradation
 from centriole_sr.metrics import centre_discs, compare, region_metrics
 from centriole_sr.quality import (
@@ -69,7 +71,8 @@ def score_field(
     centres_yx_px: np.ndarray | None = None,
     region_radius_px: float = 0.0,
 ) -> FieldScores:
-    """Score the images made of one widefield field (restorations, and any confocal image).
+    """Score the images made of one widefield field (restorations, and any confocal image),
+    all on the confocal grid.
 
     Every image gets a decorrelation resolution at the widefield's noise level; each of
     :data:`RESTORATIONS` a data-consistency check against ``widefield``; with a ``reference``,
@@ -77,9 +80,17 @@ def score_field(
     (confocal pixels), over discs of ``region_radius_px`` around them (centrioles) and the
     rest (background).
     """
-    # The widefield's noise, per confocal pixel (a pixel scale**2 times smaller collects
-    # scale**2 times fewer photons), is every image's floor for decorrelation analysis.
-    floor_sd = noise_sd(widefield) * degradation.scale
+    # The widefield's noise, per confocal pixel (a pixel ratio**2 times smaller collects
+    # ratio**2 times fewer photons), is every image's floor for decorrelation analysis.
+    floor_sd = noise_sd(widefield) * widefield_pixel_nm / confocal_pixel_nm
+    working_nm = widefield_pixel_nm / degradation.scale
+
+    def on_working_grid(image: np.ndarray) -> np.ndarray:  # where the degradation applies
+        if math.isclose(working_nm, confocal_pixel_nm):
+            return image
+        shape = tuple(n * degradation.scale for n in widefield.shape)
+        return grid.resample(image, confocal_pixel_nm, working_nm, shape)
+
     rows: list[dict[str, Any]] = [
         {
             "field": field,
@@ -99,8 +110,9 @@ def score_field(
         }
         if method in RESTORATIONS:
             check = data_consistency(
-                image, widefield, degradation, threshold_sigma=consistency_threshold_sigma
-            )
+                on_working_grid(image), widefield, degradation,
+                threshold_sigma=consistency_threshold_sigma,
+            )  # fmt: skip
             consistency[method] = check
             row.update(
                 consistency_rse=check.rse,
@@ -118,8 +130,9 @@ def score_field(
     if reference is not None:
         # what the check makes of the truth: how far the degradation model is from the data
         consistency["reference"] = data_consistency(
-            reference, widefield, degradation, threshold_sigma=consistency_threshold_sigma
-        )
+            on_working_grid(reference), widefield, degradation,
+            threshold_sigma=consistency_threshold_sigma,
+        )  # fmt: skip
     table = pd.DataFrame(rows, columns=FIELD_COLUMNS).astype({"invented_regions": "Int64"})
     return FieldScores(table, consistency, errors)
 

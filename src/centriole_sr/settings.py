@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Self
 
+from centriole_sr.grid import is_whole, working_scale
 from centriole_sr.io import InputError
 
 
@@ -212,17 +213,29 @@ class Optics:
             raise InputError(
                 f"optics.pinhole_airy_units must be >= 0, got {self.pinhole_airy_units}"
             )
-        ratio = self.widefield_pixel_nm / self.confocal_pixel_nm
-        if ratio < 1 - 1e-6 or abs(ratio - round(ratio)) > 1e-6:
+        if self.pixel_ratio < 1 - 1e-6:
             raise InputError(
-                f"optics.widefield_pixel_nm / optics.confocal_pixel_nm = {ratio:.4g} must be a "
-                "whole number >= 1; choose pixel sizes with an integer ratio"
+                f"optics.widefield_pixel_nm ({self.widefield_pixel_nm:g}) is smaller than "
+                f"optics.confocal_pixel_nm ({self.confocal_pixel_nm:g}); the widefield's pixels "
+                "must be the coarser ones"
             )
 
     @property
+    def pixel_ratio(self) -> float:
+        """Widefield pixel size / confocal pixel size (any number >= 1)."""
+        return self.widefield_pixel_nm / self.confocal_pixel_nm
+
+    @property
     def scale(self) -> int:
-        """Widefield pixel size / confocal pixel size (an integer >= 1)."""
-        return round(self.widefield_pixel_nm / self.confocal_pixel_nm)
+        """The network's whole upsampling factor, ceil(pixel_ratio) (:mod:`centriole_sr.grid`)."""
+        return working_scale(self.pixel_ratio)
+
+    @property
+    def working_pixel_nm(self) -> float:
+        """The pitch of the network's output grid: the confocal pixel for a whole ratio."""
+        if is_whole(self.pixel_ratio):
+            return self.confocal_pixel_nm
+        return self.widefield_pixel_nm / self.scale
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ barrels (point emitters on 9-fold symmetric cylinder walls, often in orthogonal 
 pairs), clutter (diffuse blobs and point-like specks) and a smoothly varying cytoplasmic
 background. Each microscope images it with its own vectorial 3D PSF (`psf.computed_psf`) focused
 on z = 0: image = sum over planes of the plane convolved with the PSF at that defocus. The
-widefield image is then integrated over scale x scale blocks (camera pixels). Poisson and
+widefield image is then integrated over its camera pixels (confocal pixels partly covered by
+a camera pixel count by the fraction covered, for any pixel-size ratio). Poisson and
 Gaussian read noise finish both.
 
 A mother/daughter pair is ONE picking target, at the centre of mass of its emitters: its two
@@ -14,7 +15,8 @@ pixels, and biologically it is one centrosome. Clutter is listed too (kind "clut
 evaluations can tell false picks on it apart.
 
 Pixel geometry, used everywhere: pixel i covers [i, i + 1) * pixel_nm, so its centre lies at
-(i + 0.5) * pixel_nm; integrating scale x scale confocal pixels is then geometrically exact.
+(i + 0.5) * pixel_nm; integrating confocal pixels over camera pixels is then geometrically
+exact.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pandas as pd
 from scipy import fft, ndimage
 
 from centriole_sr.degrade import block_mean
+from centriole_sr.grid import area_mean, is_whole
 from centriole_sr.io import InputError
 from centriole_sr.psf import Optics, computed_psf
 
@@ -371,12 +374,18 @@ def simulate_field(optics: Optics, params: DemoParams, seed: int) -> DemoField:
     is set so its mean level in the noise-free confocal is ``background_fraction`` of that
     peak. Everything else (the widefield's haze, its contrast) follows from the optics.
     """
-    scale = optics.scale
-    if params.field_size_px % scale:
+    ratio = optics.pixel_ratio
+    if is_whole(ratio) and params.field_size_px % round(ratio):
         raise InputError(
             f"demo.field_size_px ({params.field_size_px}) must be a multiple of the pixel-size "
-            f"ratio optics.widefield_pixel_nm / optics.confocal_pixel_nm ({scale})"
+            f"ratio optics.widefield_pixel_nm / optics.confocal_pixel_nm ({round(ratio)})"
         )
+
+    def camera(image: np.ndarray) -> np.ndarray:  # widefield pixels integrate the light
+        if is_whole(ratio):
+            return block_mean(image, round(ratio)) * round(ratio) ** 2
+        return area_mean(image, ratio) * ratio**2
+
     rng = np.random.default_rng(seed)
     grid = sample_grid(optics, params)
     size_px = 2 * grid.margin_px + 1
@@ -385,7 +394,7 @@ def simulate_field(optics: Optics, params: DemoParams, seed: int) -> DemoField:
     targets = centres[centres["kind"] == "centriole"]
 
     confocal, widefield = image_volume(emitter_volume(*centrioles, grid), psfs, grid)
-    widefield = block_mean(widefield, scale) * scale**2
+    widefield = camera(widefield)
     confocal_peak = _median_peak(confocal, targets, optics.confocal_pixel_nm)
     widefield_peak = _median_peak(widefield, targets, optics.widefield_pixel_nm)
 
@@ -398,7 +407,7 @@ def simulate_field(optics: Optics, params: DemoParams, seed: int) -> DemoField:
     del rest
 
     confocal_clean = (confocal + confocal_rest) * (params.confocal_photons / confocal_peak)
-    widefield_clean = (widefield + block_mean(widefield_rest, scale) * scale**2) * (
+    widefield_clean = (widefield + camera(widefield_rest)) * (
         params.widefield_photons / widefield_peak
     )
     confocal_clean = np.clip(confocal_clean, 0, None)  # FFT round-off only

@@ -197,12 +197,10 @@ def labels_input():
 
 
 def patch_size_px(modality):
-    """Patch side in pixels of the modality (confocal: patches.size_px)."""
-    scale = round(
-        config["optics"]["widefield_pixel_nm"] / config["optics"]["confocal_pixel_nm"]
-    )
+    """Patch side in pixels of the modality (confocal: patches.size_px; widefield: the same
+    width in widefield pixels, rounded)."""
     size = config["patches"]["size_px"]
-    return size if modality == "confocal" else size // scale
+    return size if modality == "confocal" else round(size / SETTINGS.optics.pixel_ratio)
 
 
 def field_references(wildcards):

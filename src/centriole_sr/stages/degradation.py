@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from centriole_sr import beads, calibration, degrade, io, psf
+from centriole_sr import beads, calibration, degrade, grid, io, psf
 from centriole_sr.logs import logging_to
 from centriole_sr.patches import load_pairs, load_patches, save_patches
 from centriole_sr.seeds import field_seed
@@ -96,7 +96,7 @@ def _noise_calibration_data(
     if not field_patches:
         log.info("no widefield picks: the noise is calibrated on whole fields")
         confocal = [
-            io.normalize_percentile(io.read_field(f, optics.confocal_pixel_nm, **vars(reading))[0])
+            _working(io.read_field(f, optics.confocal_pixel_nm, **vars(reading))[0], optics)
             for f in confocal_fields
         ]
         return [(field, field[None]) for field in widefield_fields], confocal
@@ -104,13 +104,39 @@ def _noise_calibration_data(
         (field, load_patches(patches)["patches"])
         for field, patches in zip(widefield_fields, field_patches, strict=True)
     ]
-    confocal = list(np.concatenate([_normalised_as_field(path) for path in confocal_patches]))
+    confocal = [
+        _working(patch, optics, normalised=True)
+        for path in confocal_patches
+        for patch in _normalised_as_field(path)
+    ]
     if not any(len(patches) for _, patches in widefield) or not len(confocal):
         raise io.InputError(
             f"no patches to calibrate the noise on ({', '.join(map(str, field_patches))}); set "
             "degradation.peak_photons and degradation.read_noise_photons in config.yaml"
         )
     return widefield, confocal
+
+
+def on_working_grid(
+    confocal: np.ndarray,
+    centres_yx_px: np.ndarray,
+    confocal_pixel_nm: float,
+    working_pixel_nm: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A confocal image and (y, x) positions in it, moved onto the working grid (unchanged
+    for a whole-number pixel-size ratio)."""
+    if confocal_pixel_nm == working_pixel_nm:
+        return confocal, centres_yx_px
+    return (grid.resample(confocal, confocal_pixel_nm, working_pixel_nm),
+            grid.to_grid_px(centres_yx_px, confocal_pixel_nm, working_pixel_nm))  # fmt: skip
+
+
+def _working(image: np.ndarray, optics: Optics, *, normalised: bool = False) -> np.ndarray:
+    """A confocal image normalised (unless it is) and on the working grid."""
+    image = image if normalised else io.normalize_percentile(image)
+    if optics.working_pixel_nm == optics.confocal_pixel_nm:
+        return image
+    return grid.resample(image, optics.confocal_pixel_nm, optics.working_pixel_nm)
 
 
 def _normalised_as_field(path: PathLike) -> np.ndarray:
@@ -253,7 +279,12 @@ def _calibrate_optics(
                 "no widefield picks (no widefield labels and no picking.model.widefield)"
             )
         confocal = [
-            (io.normalize_percentile(field), centres)
+            on_working_grid(
+                io.normalize_percentile(field),
+                centres,
+                optics.confocal_pixel_nm,
+                optics.working_pixel_nm,
+            )  # fmt: skip
             for field, centres in fields_with_picks(confocal_inputs, optics.confocal_pixel_nm)
         ]
         widefield = fields_with_picks(widefield_inputs, optics.widefield_pixel_nm)
@@ -295,7 +326,7 @@ def _calibrate_optics(
         model.update(table)
     for key, value, auto in (
         ("haze_fraction", result.haze_fraction, settings.haze_fraction == "auto"),
-        ("haze_sigma_nm", result.haze_sigma_px * optics.confocal_pixel_nm,
+        ("haze_sigma_nm", result.haze_sigma_px * optics.working_pixel_nm,
          settings.haze_sigma_nm == "auto"),
     ):  # fmt: skip
         if auto:
@@ -313,7 +344,7 @@ def _calibrate_optics(
         "confocal_picks": len(fitted.before.windows),
         "at_range_top": list(fitted.at_edge),
         "before": {"haze_fraction": start.haze_fraction,
-                   "haze_sigma_nm": start.haze_sigma_px * optics.confocal_pixel_nm},
+                   "haze_sigma_nm": start.haze_sigma_px * optics.working_pixel_nm},
     }  # fmt: skip
     logger.info("calibrated: %s", model["calibration"])
     if fitted.at_edge:
@@ -343,14 +374,18 @@ def degrade_field(
 
     ``pairs`` (NPZ) holds the :class:`degrade.DegradedField` arrays, the picks
     (``picks_yx_px``), and the pick-centred ``inputs`` and ``targets`` of one noisy frame
-    with their widefield-pixel ``origins_yx_px``.
+    with their widefield-pixel ``origins_yx_px``; targets and picks on the working grid
+    (:mod:`centriole_sr.grid`).
     """
     with logging_to(log) as logger:
-        params = degrade.Degradation.from_model(io.read_json(model))
+        degradation_model = io.read_json(model)
+        params = degrade.Degradation.from_model(degradation_model)
         confocal, _ = io.read_field(image, pixel_nm, **vars(reading))
-        degraded = degrade.degrade_field(confocal, params, field_seed(seed, field))
         table = io.read_table(picks) if Path(picks).stat().st_size else pd.DataFrame()
         centres = table[["y_px", "x_px"]].to_numpy(float) if len(table) else np.zeros((0, 2))
+        working_nm = degrade.working_pixel_nm(degradation_model)
+        confocal, centres = on_working_grid(confocal, centres, pixel_nm, working_nm)
+        degraded = degrade.degrade_field(confocal, params, field_seed(seed, field))
         origins = degrade.aligned_origins_px(
             centres, pair_px, params.scale, degraded.signal_photons.shape
         )

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from centriole_sr import io, picking
+from centriole_sr import grid, io, picking
+from centriole_sr.degrade import Degradation, working_pixel_nm
 from centriole_sr.logs import logging_to
 from centriole_sr.patches import load_pairs, load_patches
 from centriole_sr.settings import Reading
@@ -81,9 +82,13 @@ def evaluate_picking(
 
 
 def _noise_free_patches(
-    fields: np.ndarray, clean_paths: Sequence[PathLike], pair_paths: Sequence[PathLike]
+    fields: np.ndarray,
+    clean_paths: Sequence[PathLike],
+    pair_paths: Sequence[PathLike],
+    degradation_model: dict,
 ) -> np.ndarray | None:
-    """The noise-free confocal crops of ``fields``' pick-centred pairs, in their order.
+    """The noise-free confocal crops of ``fields``' pick-centred pairs, in their order, on
+    the working grid of the ``degradation_model`` (model.json) as the pairs' targets are.
 
     None unless every field has a noise-free image (the demo).
     """
@@ -95,6 +100,9 @@ def _noise_free_patches(
     stacks = []
     for field in ordered:
         image, _ = io.read_field(clean_by_field[field])
+        image = grid.resample(
+            image, degradation_model["confocal_pixel_nm"], working_pixel_nm(degradation_model)
+        )
         pairs = load_patches(pairs_by_field[field])
         fine_px = pairs["targets"].shape[-1]
         scale = fine_px // pairs["inputs"].shape[-1]
@@ -133,12 +141,13 @@ def evaluate_heldout(
     with logging_to(log) as logger:
         network, model_card = load_model(weights, card)
         scale = int(model_card["scale"])
-        sigma_px = io.read_json(model)["sigma_degradation_confocal_px"]
+        degradation_model = io.read_json(model)
+        sigma_px = Degradation.from_model(degradation_model).sigma_px
         inputs, targets, fields = load_pairs(pairs)
         held_out = np.isin(fields, model_card["training"]["val_fields"])
         inputs, targets, fields = inputs[held_out], targets[held_out], fields[held_out]
         logger.info("%d held-out pairs from %s", len(inputs), sorted(set(fields)))
-        noise_free = _noise_free_patches(fields, clean, pairs)
+        noise_free = _noise_free_patches(fields, clean, pairs, degradation_model)
         references = {"confocal": targets}
         if noise_free is not None:
             references["noise-free confocal"] = noise_free
@@ -209,7 +218,6 @@ def evaluate_field(
     confocal images.
     """
     from centriole_sr import baselines
-    from centriole_sr.degrade import Degradation
     from centriole_sr.figures import gallery_figure, maps_figure, method_label
     from centriole_sr.scoring import score_field
 
@@ -222,11 +230,14 @@ def evaluate_field(
         upsampled = baselines.bicubic_upsample(
             io.normalize_percentile(widefield_yx), degradation.scale
         )
-        sigma_px = degradation_model["sigma_degradation_confocal_px"]
-        images = {
-            **baselines.classical_restorations(upsampled, sigma_px, iterations),
+        working_nm = working_pixel_nm(degradation_model)
+        classical = baselines.classical_restorations(upsampled, degradation.sigma_px, iterations)
+        images = {  # on the confocal grid, as the network's restoration is
+            **{method: image if working_nm == confocal_pixel_nm
+               else grid.resample(image, working_nm, confocal_pixel_nm, network_yx.shape)
+               for method, image in classical.items()},
             "network": network_yx,
-        }
+        }  # fmt: skip
         if confocal is not None:
             images["confocal_acquisition"] = io.read_field(
                 confocal, confocal_pixel_nm, **vars(reading)
@@ -234,13 +245,22 @@ def evaluate_field(
         reference_yx = None
         if reference is not None:
             reference_yx = io.read_field(reference, confocal_pixel_nm, **vars(reading))[0]
+        # the restoration covers whole widefield pixels only: every image is cut to the area
+        # all of them cover (the same origin, so the same grid)
+        shapes = [image.shape for image in images.values()]
+        if reference_yx is not None:
+            shapes.append(reference_yx.shape)
+        height, width = np.min(shapes, axis=0)
+        images = {method: image[:height, :width] for method, image in images.items()}
+        if reference_yx is not None:
+            reference_yx = reference_yx[:height, :width]
         field_picks = (
             io.read_table(picks) if picks is not None else pd.DataFrame(columns=["y_px", "x_px"])
         )
-        scale = degradation.scale
-        centres = np.zeros((0, 2))
-        if not field_picks.empty:  # widefield pixel centres -> confocal pixels
-            centres = (field_picks[["y_px", "x_px"]].to_numpy(float) + 0.5) * scale - 0.5
+        centres = grid.to_grid_px(  # widefield pixel centres -> confocal pixels
+            field_picks[["y_px", "x_px"]].to_numpy(float).reshape(-1, 2), widefield_pixel_nm,
+            confocal_pixel_nm,
+        )  # fmt: skip
         scores = score_field(
             field, widefield_yx, images, degradation, widefield_pixel_nm, confocal_pixel_nm,
             consistency_threshold_sigma, reference_yx, centres,
@@ -264,7 +284,13 @@ def evaluate_field(
             panels[method_label("reference")] = reference_yx
         note = "" if reference_yx is not None else "no reference image: no PSNR/SSIM"
         gallery_figure(
-            panels, field_picks, degradation.scale, confocal_pixel_nm, field, gallery, note=note
+            panels,
+            field_picks,
+            widefield_pixel_nm / confocal_pixel_nm,
+            confocal_pixel_nm,
+            field,
+            gallery,
+            note=note,
         )
         maps_figure(
             {method_label(m, iterations): c for m, c in scores.consistency.items()},

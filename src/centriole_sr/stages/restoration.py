@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 
@@ -51,7 +52,7 @@ def restore_field(
             output_dtype=settings.output_dtype, progress=progress_logger("tiles"),
         )  # fmt: skip
         seconds = time.perf_counter() - start
-        megapixels = result.size / restorer.scale**2 / 1e6
+        megapixels = result.size / restorer.pixel_ratio**2 / 1e6
         logger.info(
             "%s %s in %.1f s (%.2f s per input megapixel)",
             result.shape, result.dtype, seconds, seconds / megapixels,
@@ -72,9 +73,9 @@ def restore_patches(
     with logging_to(log) as logger:
         data = load_patches(patches)
         restorer = Restorer.from_files(weights, card, device="cpu")
-        size = data["patches"].shape[-1] * restorer.scale
+        size = math.floor(data["patches"].shape[-1] * restorer.pixel_ratio + 1e-6)
         stack = [restorer.restore(patch) for patch in data["patches"]]
         stack = np.stack(stack) if stack else np.zeros((0, size, size), np.float32)
-        pixel_nm = float(data["pixel_nm"]) / restorer.scale
+        pixel_nm = float(data["pixel_nm"]) / restorer.pixel_ratio
         io.write_tiff(restored, stack, pixel_nm, description=json.dumps(restorer.metadata()))
         logger.info("%d patches restored", len(stack))

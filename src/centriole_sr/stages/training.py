@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from centriole_sr import io, train
-from centriole_sr.degrade import Degradation, DegradedField
+from centriole_sr.degrade import Degradation, DegradedField, working_pixel_nm
 from centriole_sr.logs import logging_to
 from centriole_sr.patches import load_patches
 from centriole_sr.settings import Training
@@ -48,6 +48,7 @@ def train_model(
             card_extra={
                 "confocal_pixel_nm": degradation_model["confocal_pixel_nm"],
                 "widefield_pixel_nm": degradation_model["widefield_pixel_nm"],
+                "working_pixel_nm": working_pixel_nm(degradation_model),
                 "sigma": degradation_model,
             },
         )
