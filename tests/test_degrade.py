@@ -4,10 +4,10 @@ from scipy import ndimage
 
 from centriole_sr.degrade import (
     Degradation,
+    add_noise,
     aligned_origins_px,
     block_mean,
     calibrated_noise,
-    degrade,
     degrade_field,
     field_crops,
     widefield_signal,
@@ -27,7 +27,8 @@ def test_blur_width_measured_on_a_point_source():
     params = Degradation(
         sigma_px=2.5, scale=1, haze_fraction=0.0, peak_photons=1e9, read_noise_photons=0.0
     )
-    degraded = degrade(point, params, np.random.default_rng(0))
+    field = degrade_field(point, params, seed=0)
+    degraded = field.normalised(add_noise(field.signal_photons, params, np.random.default_rng(0)))
     degraded -= np.median(degraded)
     assert _second_moment_sigma(np.clip(degraded, 0, None)) == pytest.approx(2.5, rel=0.03)
 
@@ -82,8 +83,11 @@ def test_aligned_origins_cover_the_same_area_on_both_grids():
 def test_noise_level_follows_the_photon_budget():
     flat = np.full((64, 64), 0.5) + np.eye(64) * 0.5
     rng = np.random.default_rng(3)
-    noisy_low = degrade(flat, Degradation(1.0, 1, 0.0, peak_photons=10), rng)
-    noisy_high = degrade(flat, Degradation(1.0, 1, 0.0, peak_photons=10000), rng)
+    noisy_low, noisy_high = (
+        add_noise(widefield_signal(flat, params) * params.peak_photons, params, rng)
+        for params in (Degradation(1.0, 1, 0.0, peak_photons=10),
+                       Degradation(1.0, 1, 0.0, peak_photons=10000))
+    )  # fmt: skip
     reference = ndimage.gaussian_filter(flat, 1.0)
     errors = [
         np.corrcoef(image.ravel(), reference.ravel())[0, 1] for image in (noisy_low, noisy_high)

@@ -67,8 +67,12 @@ def test_a_point_stays_within_0_05_confocal_pixels_through_degradation_and_resto
     network = ResidualUNet(scale=optics.scale, base_channels=4, depth=2)
     with torch.no_grad():
         network.tail[-1].weight.zero_()
-    card = {"scale": optics.scale, "widefield_pixel_nm": optics.widefield_pixel_nm,
-            "confocal_pixel_nm": CONFOCAL_NM, "working_pixel_nm": optics.working_pixel_nm}  # fmt: skip
+    card = {
+        "scale": optics.scale,
+        "widefield_pixel_nm": optics.widefield_pixel_nm,
+        "confocal_pixel_nm": CONFOCAL_NM,
+        "working_pixel_nm": optics.working_pixel_nm,
+    }
     restorer = Restorer(network.eval(), card, "", torch.device("cpu"), tile_px=96)
     restored = restorer.restore(widefield)
     expected = grid.resampled_length(widefield.shape[0], optics.widefield_pixel_nm, CONFOCAL_NM)

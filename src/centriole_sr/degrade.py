@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from centriole_sr.io import normalize_percentile
+from centriole_sr.io import normalize_percentile, percentile_bounds
 
 
 @dataclass(frozen=True)
@@ -97,15 +97,6 @@ def add_noise(
     return noisy.astype(np.float32)
 
 
-def degrade(patch: np.ndarray, params: Degradation, rng: np.random.Generator) -> np.ndarray:
-    """Degrade one normalised confocal image (y, x) into a normalised widefield-like image.
-
-    The output has shape (y // scale, x // scale).
-    """
-    noisy = add_noise(widefield_signal(patch, params) * params.peak_photons, params, rng)
-    return normalize_percentile(noisy)
-
-
 @dataclass(frozen=True)
 class DegradedField:
     """A whole confocal field and its degradation, as training crops are drawn from it.
@@ -137,7 +128,7 @@ def degrade_field(confocal: np.ndarray, params: Degradation, seed: int) -> Degra
     target = normalize_percentile(confocal[:height, :width])
     signal = (widefield_signal(target, params) * params.peak_photons).astype(np.float32)
     frame = add_noise(signal, params, np.random.default_rng(seed))
-    low, high = (float(v) for v in np.percentile(frame, [1.0, 99.8]))
+    low, high = map(float, percentile_bounds(frame))
     return DegradedField(target, signal, low, high)
 
 

@@ -405,8 +405,16 @@ def normalize_percentile(
 
     The one normalisation used by degradation, training, restoration and evaluation.
     """
-    lo, hi = np.percentile(image, [low, high])
+    lo, hi = percentile_bounds(image, low, high)
     return ((image - lo) / max(float(hi - lo), eps)).astype(np.float32)
+
+
+def percentile_bounds(
+    image: np.ndarray, low: float = 1.0, high: float = 99.8
+) -> tuple[float, float]:
+    """The intensities (float64) that :func:`normalize_percentile` maps to 0 and 1."""
+    lo, hi = np.percentile(image, [low, high])
+    return lo, hi
 
 
 def denormalize_percentile(

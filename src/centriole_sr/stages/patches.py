@@ -38,7 +38,7 @@ def extract_patches(
         if len(found) == 0:
             logger.warning("%s: no patches (no picks inside the field)", image)
         logger.info("%d of %d picks gave %d-pixel patches", len(found), len(centres), size_px)
-        low, high = np.percentile(field, [1.0, 99.8])  # as io.normalize_percentile
+        low, high = io.percentile_bounds(field)
         crops.save_patches(
             output, patches=found, centres_yx_px=kept, pixel_nm=np.float64(pixel_nm),
             field_low=np.float64(low), field_high=np.float64(high),
