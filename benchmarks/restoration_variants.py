@@ -17,6 +17,7 @@ seeds (runs of the same variant and seed are replaced), so that runs can be made
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,9 +68,11 @@ def _merge(base: dict, changes: dict) -> dict:
 
 def run_variant(name: str, seeds: list[int], workdir: Path) -> pd.DataFrame:
     """Field tables of every seed of one variant: one row per field, method and seed. A
-    workdir kept from an earlier run is reused (Snakemake reruns only what changed)."""
-    if not (workdir / "Snakefile").exists():
-        copy_workflow(workdir)
+    workdir kept from an earlier run is reused with today's workflow (Snakemake reruns only
+    what changed)."""
+    for folder in ("workflow", "envs", "slurm"):
+        shutil.rmtree(workdir / folder, ignore_errors=True)
+    copy_workflow(workdir)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     tables = []
     for seed in seeds:

@@ -406,6 +406,12 @@ def test_napari_labels_for_the_confocal_only_and_truth_for_some_fields(demo_run,
     assert fields["psnr_centrioles_db"].isna().all()
     log = (workdir / "logs/degradation/model.log").read_text()
     assert "the noise is calibrated on whole fields" in log
+    # a click added to one file of the folder retrains the confocal picker only
+    with (napari / "field00.csv").open("a") as points:
+        points.write("99,40.0,40.0\n")
+    planned = planned_jobs(workdir, configfiles=("tiny.yaml", "user.yaml"))
+    assert planned[("train_picker", "modality=confocal")] == 1
+    assert not [job for job in planned if job[0] == "train_picker" and "widefield" in job[1]]
 
 
 def test_the_demo_models_package_passes_bioimageio_and_restores_as_the_pipeline(demo_run):
