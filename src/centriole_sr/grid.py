@@ -40,7 +40,10 @@ def resampled_length(length_px: int, from_pixel_nm: float, to_pixel_nm: float) -
 
 def to_grid_px(coords_px: np.ndarray, from_pixel_nm: float, to_pixel_nm: float) -> np.ndarray:
     """Pixel coordinates (any shape) on a grid of ``from_pixel_nm`` as coordinates on a grid of
-    ``to_pixel_nm`` with the same origin (pixel centres at (i + 0.5) p)."""
+    ``to_pixel_nm`` with the same origin (pixel centres at (i + 0.5) p); the same grid returns
+    them as they are."""
+    if from_pixel_nm == to_pixel_nm:
+        return coords_px
     coords = np.asarray(coords_px, np.float64)
     return (coords + 0.5) * (from_pixel_nm / to_pixel_nm) - 0.5
 
@@ -53,12 +56,13 @@ def resample(
 ) -> np.ndarray:
     """A (y, x) image on a grid of ``to_pixel_nm``: cubic-spline values at the new pixel
     centres (edges reflected). ``shape``: the new grid's, by default every pixel whose extent
-    lies within the image (:func:`resampled_length`). Equal pitches return a float32 copy."""
-    image = np.asarray(image, np.float32)
+    lies within the image (:func:`resampled_length`). The same grid and shape return the image
+    as it is (not copied, not cast)."""
     if shape is None:
         shape = tuple(resampled_length(n, from_pixel_nm, to_pixel_nm) for n in image.shape)
-    if math.isclose(from_pixel_nm, to_pixel_nm, rel_tol=1e-9) and shape == image.shape:
-        return image.copy()
+    if from_pixel_nm == to_pixel_nm and tuple(shape) == image.shape:
+        return image
+    image = np.asarray(image, np.float32)
     rows = to_grid_px(np.arange(shape[0]), to_pixel_nm, from_pixel_nm)
     columns = to_grid_px(np.arange(shape[1]), to_pixel_nm, from_pixel_nm)
     coordinates = np.meshgrid(rows, columns, indexing="ij")

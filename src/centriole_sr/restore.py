@@ -342,10 +342,10 @@ class Restorer:
                 tile_px //= 2
 
     def _on_confocal_grid(self, restored: np.ndarray) -> np.ndarray:
-        confocal_nm = self.widefield_pixel_nm / self.pixel_ratio
-        if grid.is_whole(self.pixel_ratio):
+        if grid.is_whole(self.pixel_ratio):  # the working grid is the confocal grid
             return restored
-        return grid.resample(restored, self.working_pixel_nm, confocal_nm)
+        return grid.resample(restored, self.working_pixel_nm,
+                             self.widefield_pixel_nm / self.pixel_ratio)  # fmt: skip
 
     def _at_model_pixel_size(
         self, image: np.ndarray, pixel_nm: float | None, resample: bool

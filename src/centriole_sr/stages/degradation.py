@@ -125,8 +125,6 @@ def on_working_grid(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A confocal image and (y, x) positions in it, moved onto the working grid (unchanged
     for a whole-number pixel-size ratio)."""
-    if confocal_pixel_nm == working_pixel_nm:
-        return confocal, centres_yx_px
     return (grid.resample(confocal, confocal_pixel_nm, working_pixel_nm),
             grid.to_grid_px(centres_yx_px, confocal_pixel_nm, working_pixel_nm))  # fmt: skip
 
@@ -134,8 +132,6 @@ def on_working_grid(
 def _working(image: np.ndarray, optics: Optics, *, normalised: bool = False) -> np.ndarray:
     """A confocal image normalised (unless it is) and on the working grid."""
     image = image if normalised else io.normalize_percentile(image)
-    if optics.working_pixel_nm == optics.confocal_pixel_nm:
-        return image
     return grid.resample(image, optics.confocal_pixel_nm, optics.working_pixel_nm)
 
 

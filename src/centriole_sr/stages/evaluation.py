@@ -233,8 +233,7 @@ def evaluate_field(
         working_nm = working_pixel_nm(degradation_model)
         classical = baselines.classical_restorations(upsampled, degradation.sigma_px, iterations)
         images = {  # on the confocal grid, as the network's restoration is
-            **{method: image if working_nm == confocal_pixel_nm
-               else grid.resample(image, working_nm, confocal_pixel_nm, network_yx.shape)
+            **{method: grid.resample(image, working_nm, confocal_pixel_nm, network_yx.shape)
                for method, image in classical.items()},
             "network": network_yx,
         }  # fmt: skip
