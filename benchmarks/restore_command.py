@@ -38,12 +38,13 @@ STAGE = """
 import sys
 from centriole_sr.settings import Reading, Restoration
 from centriole_sr.stages.restoration import restore_field
-weights, card, image, output, pixel_nm, tile_px, batch_size, threads = sys.argv[1:]
+weights, card, image, output, pixel_nm, tile_px, batch_size, threads, members = sys.argv[1:]
 restore_field(
     image=image, weights=weights, card=card, pixel_nm=float(pixel_nm),
     settings=Restoration(tile_px=int(tile_px), batch_size=int(batch_size), device="cpu",
-                         output_dtype="float32"),
+                         output_dtype="float32", ensemble=int(members)),
     reading=Reading(channel=None, z_stack="max"), threads=int(threads), restored=output,
+    trust=output.replace(".tif", ".trust.tif"),
 )
 """
 
@@ -81,13 +82,14 @@ def main() -> None:
         weights, card, origin = model_files(config, folder)
         model_dir = Path(weights).parent
         options = ["--device", "cpu", "--tile-px", str(tiling["tile_px"]),
-                   "--batch-size", str(tiling["batch_size"])]  # fmt: skip
+                   "--batch-size", str(tiling["batch_size"]),
+                   "--ensemble", str(tiling["ensemble"])]  # fmt: skip
         field = folder / "field.tif"
         write_tiff(field, test_field(args.field_px), pixel_nm)
         megapixels = args.field_px**2 / 1e6
         stage = [sys.executable, "-c", STAGE, str(weights), str(card), str(field),
                  str(folder / "stage.tif"), str(pixel_nm), str(tiling["tile_px"]),
-                 str(tiling["batch_size"]), str(threads)]  # fmt: skip
+                 str(tiling["batch_size"]), str(threads), str(tiling["ensemble"])]  # fmt: skip
         command = [*COMMAND, str(model_dir), str(field), "-o", str(folder / "a"), *options]
         # alternated, the median of --repeats: one run of each moves by 10-15 % here
         times = [(run(stage)[0], run(command)[0]) for _ in range(args.repeats)]

@@ -51,18 +51,29 @@ def test_restore_command_restores_the_good_files_and_counts_the_bad(model_dir, t
                        str(data / "[ce]*.tif"), str(data / "corrupt.tif"), "-o", str(out),
                        "--device", "cpu", "--tile-px", "64"])  # fmt: skip
     assert status == 2
-    assert sorted(p.name for p in out.iterdir()) == ["a.ome.tif", "b.ome.tif", "c.ome.tif"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{name}{kind}.ome.tif" for name in "abc" for kind in ("", ".trust")
+    ]
     restorer = Restorer.from_dir(model_dir, device="cpu", tile_px=64)
     for name, seed in (("a", 1), ("b", 2), ("c", 3)):
-        with tifffile.TiffFile(out / f"{name}.ome.tif") as tif:
-            restored = tif.asarray()
-            ome = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
-        assert ome["Pixels"]["PhysicalSizeX"] == pytest.approx(0.045)
-        assert ome["Pixels"]["PhysicalSizeXUnit"] == "µm"
-        described = json.loads(ome["Description"])
-        assert described["model_sha256"] == restorer.weights_sha256
-        assert described["tile_px"] == 64
-        np.testing.assert_array_equal(restored, restorer.restore(_field(seed).astype(np.float32)))
+        expected = restorer.restore_with_trust(_field(seed).astype(np.float32), members=3)
+        for suffix, image in zip(("", ".trust"), expected, strict=True):
+            with tifffile.TiffFile(out / f"{name}{suffix}.ome.tif") as tif:
+                restored = tif.asarray()
+                ome = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
+            assert ome["Pixels"]["PhysicalSizeX"] == pytest.approx(0.045)
+            assert ome["Pixels"]["PhysicalSizeXUnit"] == "µm"
+            described = json.loads(ome["Description"])
+            assert described["model_sha256"] == restorer.weights_sha256
+            assert described["tile_px"] == 64 and described["ensemble_members"] == 3
+            np.testing.assert_array_equal(restored, image)
+    one = tmp_path / "one"
+    assert cli.main(["restore", str(model_dir), str(data / "c.tif"), "-o", str(one),
+                     "--device", "cpu", "--tile-px", "64", "--ensemble", "1"]) == 0  # fmt: skip
+    assert [p.name for p in one.iterdir()] == ["c.ome.tif"]
+    np.testing.assert_array_equal(
+        tifffile.imread(one / "c.ome.tif"), restorer.restore(_field(3).astype(np.float32))
+    )
 
 
 def test_a_model_for_another_pixel_size_stops_unless_resampled(model_dir, tmp_path):

@@ -201,17 +201,25 @@ def test_restored_field_can_keep_the_input_type_and_intensity_scale(demo_run, tm
     field = tmp_path / "field00 (camera counts).tif"
     io.write_tiff(field, camera, 90.0)
     model = demo_run / "results/model"
-    restoration = {"tile_px": 96, "batch_size": 4, "device": "cpu"}
-    outputs = {}
+    restoration = {"tile_px": 96, "batch_size": 4, "device": "cpu", "ensemble": 2}
+    outputs, trust = {}, {}
     for output_dtype in ("float32", "input"):
         outputs[output_dtype] = tmp_path / f"restored {output_dtype}.tif"
+        trust[output_dtype] = tmp_path / f"trust {output_dtype}.tif"
         restore_field(
             image=field, weights=model / "weights.pt", card=model / "card.json", pixel_nm=90.0,
             settings=Restoration(**restoration, output_dtype=output_dtype),
             reading=Reading(channel=None, z_stack="max"), threads=2,
-            restored=outputs[output_dtype],
+            restored=outputs[output_dtype], trust=trust[output_dtype],
         )  # fmt: skip
     as_float, pixel_nm = io.read_field(outputs["float32"])
+    # the trust map follows the restoration's intensity scale
+    low, high = np.percentile(camera.astype(np.float32), [1, 99.8])
+    np.testing.assert_allclose(
+        io.read_field(trust["input"])[0],
+        io.read_field(trust["float32"])[0] * (high - low),
+        rtol=1e-4,
+    )
     assert io.stored_dtype(outputs["input"]) == np.uint16
     as_camera = tifffile.imread(outputs["input"])
     assert pixel_nm == pytest.approx(45.0, rel=1e-4)
@@ -298,10 +306,13 @@ def test_commands_restore_and_pick_new_fields_as_the_pipeline_does(demo_run, tmp
     out = tmp_path / "out"
     model = str(demo_run / "results/model")
     assert cli.main(["restore", model, str(field), "-o", str(out), "--tile-px", "96"]) == 0
-    np.testing.assert_array_equal(
-        tifffile.imread(out / "field01.ome.tif"),
-        tifffile.imread(demo_run / "results/restored/field01.tif"),
-    )
+    same = (("field01.ome.tif", "restored/field01.tif"),
+            ("field01.trust.ome.tif", "trust/field01.tif"))  # fmt: skip
+    for command_output, pipeline_output in same:
+        np.testing.assert_array_equal(
+            tifffile.imread(out / command_output),
+            tifffile.imread(demo_run / "results" / pipeline_output),
+        )
     picker = str(demo_run / "results/picking/widefield")
     (tmp_path / "broken.tif").write_bytes(b"II*\0 not a tiff")
     assert cli.main(["pick", picker, str(field), str(tmp_path / "broken.tif"), "-o", str(out)]) == 1

@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-dtype", choices=("float32", "input"), default="float32",
         help="float32 (normalised) or input (the input's pixel type and intensity scale)",
     )  # fmt: skip
+    restore.add_argument(
+        "--ensemble", type=int, default=3, choices=range(1, 9), metavar="N",
+        help="restore N rotated and mirrored copies (1-8): the mean, and their spread as the "
+        "trust map <name>.trust.ome.tif (as the pipeline does; 1: one restoration, no map)",
+    )  # fmt: skip
     restore.set_defaults(run=run_restore)
     pick = commands.add_parser("pick", help="pick centrioles with a trained Topaz picker")
     pick.add_argument("picker_dir", type=Path, help="folder with picker.sav and threshold.json")
@@ -140,7 +145,8 @@ def _each_input(
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    """``centriole-sr restore``: every input restored into OUT_DIR/<name>.ome.tif."""
+    """``centriole-sr restore``: every input restored into OUT_DIR/<name>.ome.tif, with its
+    trust map <name>.trust.ome.tif unless ``--ensemble 1``."""
     from centriole_sr.api import Restorer
 
     inputs = expand_inputs(args.inputs)
@@ -150,10 +156,12 @@ def run_restore(args: argparse.Namespace) -> int:
     reading = _reading(args)
 
     def restore(path: Path, progress: Callable[[int, int], None]) -> None:
+        name = io.field_name(path)
+        trust_output = args.output / f"{name}.trust.ome.tif" if args.ensemble > 1 else None
         restorer.restore_file(
-            path, args.output / f"{io.field_name(path)}.ome.tif", pixel_nm=args.pixel_nm,
+            path, args.output / f"{name}.ome.tif", pixel_nm=args.pixel_nm,
             reading=reading, resample=args.resample, output_dtype=args.output_dtype,
-            progress=progress,
+            trust_output=trust_output, members=args.ensemble, progress=progress,
         )  # fmt: skip
 
     failed = _each_input(inputs, restore)

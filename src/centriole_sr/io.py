@@ -429,7 +429,7 @@ def denormalize_percentile(
     The inverse of :func:`normalize_percentile` on ``reference``'s intensity scale;
     integer types are rounded and clipped to their range.
     """
-    lo, hi = np.percentile(reference, [low, high])
+    lo, hi = percentile_bounds(reference, low, high)
     image = normalized.astype(np.float64) * (hi - lo) + lo
     dtype = np.dtype(dtype)
     if np.issubdtype(dtype, np.integer):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from centriole_sr import grid, io
+from centriole_sr import grid, io, trust
 from centriole_sr.devices import pick_device
 from centriole_sr.io import InputError, read_json
 from centriole_sr.model import ResidualUNet
@@ -341,6 +341,38 @@ class Restorer:
                 torch.cuda.empty_cache()
                 tile_px //= 2
 
+    def restore_with_trust(
+        self,
+        image: np.ndarray,
+        pixel_nm: float | None = None,
+        *,
+        members: int = 3,
+        resample: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`restore` with a trust map: (restoration, trust map), both on the confocal
+        grid in the restoration's units.
+
+        The image is restored ``members`` times, rotated and mirrored
+        (:func:`centriole_sr.trust.augmented_restorations`, each result turned back); the
+        restoration is their mean, the trust map their spread (:func:`trust.spread_map`):
+        large where the network is unsure. It costs ``members`` restorations.
+        """
+        image = self._at_model_pixel_size(np.asarray(image, np.float32), pixel_nm, resample)
+        done = [0]
+
+        def one(copy: np.ndarray) -> np.ndarray:
+            def step(tiles: int, total: int) -> None:
+                if progress is not None:
+                    progress(done[0] * total + tiles, members * total)
+
+            restored = self.restore(copy, progress=step)
+            done[0] += 1
+            return restored
+
+        estimates = trust.augmented_restorations(one, image, members)
+        return estimates.mean(axis=0), trust.spread_map(estimates)
+
     def _on_confocal_grid(self, restored: np.ndarray) -> np.ndarray:
         if grid.is_whole(self.pixel_ratio):  # the working grid is the confocal grid
             return restored
@@ -379,6 +411,8 @@ class Restorer:
         reading: Reading = PLANE,
         resample: bool = False,
         output_dtype: str = "float32",
+        trust_output: PathLike | None = None,
+        members: int = 3,
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """Restore one image file into an OME-TIFF at the confocal pixel size (nm), with
@@ -386,15 +420,32 @@ class Restorer:
 
         The pixel size comes from the file (``pixel_nm`` where it has none). ``reading``: the
         channel and z-stack handling of the pipeline. ``output_dtype`` "input" writes the
-        input's pixel type and intensity scale (:func:`io.denormalize_percentile`).
+        input's pixel type and intensity scale (:func:`io.denormalize_percentile`). With
+        ``trust_output``, the restoration is the mean of an ensemble of ``members``
+        (:meth:`restore_with_trust`) and its trust map is written there too (float32, in the
+        restoration's intensity units).
         """
         image, found_pixel_nm = io.read_field(path, pixel_nm, **vars(reading))
-        restored = self.restore(image, found_pixel_nm, resample=resample, progress=progress)
+        trust_map = None
+        if trust_output is None:
+            restored = self.restore(image, found_pixel_nm, resample=resample, progress=progress)
+        else:
+            restored, trust_map = self.restore_with_trust(
+                image, found_pixel_nm, members=members, resample=resample, progress=progress
+            )
         source_pixel_nm = self.widefield_pixel_nm if resample else found_pixel_nm
+        output_pixel_nm = source_pixel_nm / self.pixel_ratio
         if output_dtype == "input":
+            low, high = io.percentile_bounds(image)
             restored = io.denormalize_percentile(restored, image, io.stored_dtype(path))
-        description = json.dumps({**self.metadata(), "source": Path(path).name})
-        io.write_tiff(output, restored, source_pixel_nm / self.pixel_ratio, description=description)
+            trust_map = None if trust_map is None else trust_map * np.float32(high - low)
+        metadata = {**self.metadata(), "source": Path(path).name}
+        if trust_map is not None:
+            metadata["ensemble_members"] = members
+            trust_metadata = {**metadata, "content": "trust map: spread of the ensemble"}
+            io.write_tiff(trust_output, trust_map, output_pixel_nm,
+                          description=json.dumps(trust_metadata))  # fmt: skip
+        io.write_tiff(output, restored, output_pixel_nm, description=json.dumps(metadata))
         return restored
 
 

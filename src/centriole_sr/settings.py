@@ -164,6 +164,7 @@ class Restoration(_Section):
     batch_size: int
     device: Literal["auto", "cpu", "cuda"]
     output_dtype: Literal["float32", "input"]
+    ensemble: int
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ class Evaluation(_Section):
     region_radius_nm: float
     rl_iterations: tuple[int, ...]
     consistency_threshold_sigma: float
+    domain_gap_warning_db: float
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-# Tiled restoration of whole widefield fields and of the widefield patches around picks.
+# Tiled restoration of whole widefield fields (with their trust maps) and of the widefield
+# patches around picks.
 
 
 rule restore_field:
@@ -8,6 +9,7 @@ rule restore_field:
         card="results/model/card.json",
     output:
         restored="results/restored/{field}.tif",
+        trust="results/trust/{field}.tif",
     log:
         "logs/restored/{field}.log",
     benchmark:

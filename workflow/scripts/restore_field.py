@@ -12,5 +12,6 @@ restore_field(
     reading=Reading.from_dict(snakemake.params.reading),
     threads=snakemake.threads,
     restored=snakemake.output.restored,
+    trust=snakemake.output.trust,
     log=snakemake.log[0],
 )

@@ -27,12 +27,15 @@ def restore_field(
     reading: Reading,
     threads: int,
     restored: PathLike,
+    trust: PathLike,
     log: PathLike | None = None,
 ) -> None:
-    """Restore one whole widefield field; write an OME-TIFF at the confocal pixel size
-    (:meth:`centriole_sr.api.Restorer.restore_file`, as ``centriole-sr restore`` does).
+    """Restore one whole widefield field as the mean of an ensemble of ``settings.ensemble``
+    rotated and mirrored copies; write it and its trust map (the ensemble's spread) as
+    OME-TIFFs at the confocal pixel size (:meth:`centriole_sr.api.Restorer.restore_file`,
+    as ``centriole-sr restore --trust`` does).
 
-    The TIFF holds float32 on the normalised scale, or with ``output_dtype: input`` the
+    The TIFFs hold float32 on the normalised scale, or with ``output_dtype: input`` the
     input's pixel type on its intensity scale (see :func:`io.denormalize_percentile`).
     """
     import torch
@@ -45,17 +48,20 @@ def restore_field(
             weights, card, device=settings.device, tile_px=settings.tile_px,
             batch_size=settings.batch_size,
         )  # fmt: skip
-        logger.info("%s on %s, %d threads", image, restorer.device, threads)
+        logger.info("%s on %s, %d threads, ensemble of %d", image, restorer.device, threads,
+                    settings.ensemble)  # fmt: skip
         start = time.perf_counter()
         result = restorer.restore_file(
             image, restored, pixel_nm=pixel_nm, reading=reading,
-            output_dtype=settings.output_dtype, progress=progress_logger("tiles"),
+            output_dtype=settings.output_dtype, trust_output=trust, members=settings.ensemble,
+            progress=progress_logger("tiles"),
         )  # fmt: skip
         seconds = time.perf_counter() - start
         megapixels = result.size / restorer.pixel_ratio**2 / 1e6
         logger.info(
-            "%s %s in %.1f s (%.2f s per input megapixel)",
+            "%s %s in %.1f s (%.2f s per input megapixel, %.2f per ensemble member)",
             result.shape, result.dtype, seconds, seconds / megapixels,
+            seconds / megapixels / settings.ensemble,
         )  # fmt: skip
 
 
