@@ -133,3 +133,18 @@ def test_restorer_halves_its_tiles_when_the_device_runs_out_of_memory(model_dir,
     result = restorer.restore(image)
     assert sizes == [256, 128, 64]
     np.testing.assert_array_equal(result, Restorer.from_dir(model_dir, tile_px=64).restore(image))
+
+
+def test_restore_with_trust_averages_the_symmetric_copies_and_reports_progress(model_dir):
+    restorer = Restorer.from_dir(model_dir, device="cpu", tile_px=64)
+    image = _field(5, (48, 80)).astype(np.float32)
+    calls = []
+    mean, trust_map = restorer.restore_with_trust(
+        image, members=2, progress=lambda done, total: calls.append((done, total))
+    )
+    once = restorer.restore(image)
+    turned = restorer.restore(np.ascontiguousarray(image.T)).T
+    np.testing.assert_allclose(mean, (once + turned) / 2, atol=1e-6)
+    assert trust_map.shape == mean.shape == (96, 160)
+    assert calls[-1][0] == calls[-1][1] and len({total for _, total in calls}) == 1
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)  # never back

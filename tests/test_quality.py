@@ -81,6 +81,27 @@ def test_data_consistency_passes_the_truth_and_flags_an_invented_centriole():
     assert flagged.rse > check.rse and flagged.rsp < check.rsp
 
 
+def test_data_consistency_allows_a_model_a_third_off_but_not_a_feature_half_unsupported():
+    """The widefield blurred 30 % wider than the model says: the truth's centrioles come out
+    too bright after the model's blur, far beyond the noise, yet are not invented; a
+    centriole pasted at a quarter of their brightness still is."""
+    rng = np.random.default_rng(RNG_SEED)
+    truth, _, params = consistent_pair(rng)
+    wider = Degradation(sigma_px=1.3, scale=2, haze_fraction=0.3, haze_sigma_px=10.0)
+    photons = widefield_signal(truth, wider) * 400
+    widefield = rng.poisson(photons) + rng.normal(0.0, 2.0, photons.shape)
+    strict = data_consistency(truth, widefield, params, unsupported_fraction=0.0)
+    assert strict.invented_regions >= 5  # noise alone would flag the truth
+    assert data_consistency(truth, widefield, params).invented_regions == 0
+    spot = np.zeros_like(truth)
+    spot[125, 65] = 1.0
+    pasted = truth + 0.25 * ndimage.gaussian_filter(spot, 1.5) * 50
+    flagged = data_consistency(pasted, widefield, params)
+    assert flagged.invented_regions == 1
+    rows, columns = np.nonzero(flagged.invented)
+    assert abs(rows.mean() * 2 - 125) < 6 and abs(columns.mean() * 2 - 65) < 6
+
+
 def test_data_consistency_does_not_call_missing_structure_invented():
     rng = np.random.default_rng(RNG_SEED)
     truth, widefield, params = consistent_pair(rng)
@@ -106,6 +127,7 @@ def test_field_without_picks_or_reference_is_scored_without_crashing(tmp_path):
     truth, widefield, params = consistent_pair(rng)
     io.write_tiff(tmp_path / "wf.tif", widefield.astype(np.float32), 90.0)
     io.write_tiff(tmp_path / "restored.tif", truth.astype(np.float32), 45.0)
+    io.write_tiff(tmp_path / "trust.tif", np.full(truth.shape, 0.01, np.float32), 45.0)
     io.write_table(tmp_path / "picks.tsv", pd.DataFrame(columns=["y_px", "x_px", "score"]))
     io.write_json(
         tmp_path / "model.json", {"scale": 2, "sigma_degradation_confocal_px": 1.0,
@@ -116,7 +138,7 @@ def test_field_without_picks_or_reference_is_scored_without_crashing(tmp_path):
     io.write_json(tmp_path / "rl.json", {"iterations": 2})
     evaluate_field(
         widefield=tmp_path / "wf.tif", restored=tmp_path / "restored.tif",
-        picks=tmp_path / "picks.tsv", model=tmp_path / "model.json",
+        trust=tmp_path / "trust.tif", picks=tmp_path / "picks.tsv", model=tmp_path / "model.json",
         rl_iterations=tmp_path / "rl.json", field="field00", widefield_pixel_nm=90.0,
         confocal_pixel_nm=45.0, consistency_threshold_sigma=5.0, region_radius_nm=400.0,
         reading=Reading(channel=None, z_stack="max"), table=tmp_path / "table.csv",
@@ -131,6 +153,9 @@ def test_field_without_picks_or_reference_is_scored_without_crashing(tmp_path):
     assert table["resolution_nm"].notna().all()
     network = table.set_index("method").loc["network"]
     assert network["invented_regions"] == 0 and network["consistency_rsp"] > 0.95
+    low, high = np.percentile(truth, [1, 99.8])  # the trust map relative to that range
+    assert network["trust_spread"] == pytest.approx(0.01 / (high - low), rel=1e-3)
+    assert np.isnan(network["trust_spread_centrioles"])  # no picks: no centriole discs
     log = (tmp_path / "log.txt").read_text()
     assert "no reference image" in log and "no picks" in log
 

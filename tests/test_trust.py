@@ -117,3 +117,13 @@ def test_a_verdict_without_references_says_so_and_nothing_else_is_wrong():
     assert not found.margins["beats"].any()  # equal scores beat nothing
     assert sum("No widefield field has a reference" in w for w in found.warnings) == 1
     assert not any("domain gap" in w or "trusted least" in w for w in found.warnings)
+
+
+def test_a_relative_trust_map_is_the_same_on_any_intensity_scale():
+    restored = np.random.default_rng(RNG_SEED).random((32, 32)).astype(np.float32)
+    spread = 0.1 * restored
+    np.testing.assert_allclose(
+        trust.relative(spread, restored),
+        trust.relative(250 * spread, 250 * restored + 1000),
+        rtol=1e-4,
+    )

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import tifffile
 import yaml
+from PIL import Image
 
 import centriole_sr
 from centriole_sr import io, picking
@@ -115,16 +116,37 @@ def test_every_field_gets_the_checks_without_ground_truth(demo_run):
         restorations = table.loc[["bicubic", "richardson_lucy", "wiener", "network"]]
         assert (restorations["consistency_rsp"] > 0.5).all(), path
         assert (restorations["invented_regions"] >= 0).all(), path
+        # the trust map: large on centrioles, where the network can go wrong, small elsewhere
+        network = table.loc["network"]
+        assert 0 < network["trust_spread"] < network["trust_spread_centrioles"], path
+        assert restorations.drop(index="network")["trust_spread"].isna().all(), path
+
+
+def test_verdict_gives_the_margins_and_draws_the_trusted_fields(demo_run):
+    verdict = pd.read_csv(demo_run / "results/evaluation/verdict.csv")
+    summary = pd.read_csv(demo_run / "results/evaluation/summary.csv")
+    fields = summary[summary["dataset"] == "widefield fields"].set_index("method")
+    rows = verdict[verdict["dataset"] == "widefield fields"].set_index("method")
+    assert sorted(rows.index) == ["bicubic", "richardson_lucy", "wiener"]
+    for method, row in rows.iterrows():
+        margin = fields.loc["network", "psnr_db_mean"] - fields.loc[method, "psnr_db_mean"]
+        assert row["psnr_margin_db"] == pytest.approx(margin)
+        assert row["beats"] == (margin > 0 and row["ssim_margin"] > 0)
+    log = (demo_run / "logs/evaluation/summary.log").read_text()
+    assert log.count("does not beat") == (~verdict["beats"]).sum()  # a warning for each loss
+    with Image.open(demo_run / "results/evaluation/verdict.png") as figure:
+        assert figure.width > 1000 and figure.height > 500
 
 
 def test_report_has_every_stage_the_settings_and_the_checks(demo_run, tmp_path):
     snakemake(demo_run, "--report", str(tmp_path / "report.html"))
     report = (tmp_path / "report.html").read_text()
     for category in ("1. Picking", "2. Degradation", "3. Restoration", "4. Gallery",
-                     "5. Checks without ground truth"):  # fmt: skip
+                     "5. Checks without ground truth", "0. Verdict"):  # fmt: skip
         assert category in report
     assert "consistency_threshold_sigma = 5.0" in report  # the configuration, key by key
     assert "maps/field00.png" in report and "gallery/field00.png" in report
+    assert "verdict.png" in report
 
 
 def test_rerun_does_nothing(demo_run):

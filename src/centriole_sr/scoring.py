@@ -38,6 +38,8 @@ FIELD_COLUMNS = [
     "consistency_rsp",
     "invented_area_fraction",
     "invented_regions",
+    "trust_spread",
+    "trust_spread_centrioles",
 ]
 """Columns of results/evaluation/fields/<field>.csv, in order (docs/outputs.md)."""
 SUMMARY_METRICS = FIELD_COLUMNS[2:]
@@ -59,6 +61,22 @@ class FieldScores:
     errors: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
+def to_working_grid(
+    image: np.ndarray,
+    widefield_shape: tuple[int, ...],
+    scale: int,
+    widefield_pixel_nm: float,
+    confocal_pixel_nm: float,
+) -> np.ndarray:
+    """An image on the confocal grid resampled onto the working grid (widefield / ``scale``),
+    where the degradation applies, covering a widefield image of ``widefield_shape``."""
+    working_nm = widefield_pixel_nm / scale
+    if math.isclose(working_nm, confocal_pixel_nm):
+        return image
+    shape = tuple(n * scale for n in widefield_shape)
+    return grid.resample(image, confocal_pixel_nm, working_nm, shape)
+
+
 def score_field(
     field: str,
     widefield: np.ndarray,
@@ -70,6 +88,7 @@ def score_field(
     reference: np.ndarray | None = None,
     centres_yx_px: np.ndarray | None = None,
     region_radius_px: float = 0.0,
+    trust_map: np.ndarray | None = None,
 ) -> FieldScores:
     """Score the images made of one widefield field (restorations, and any confocal image),
     all on the confocal grid.
@@ -78,18 +97,16 @@ def score_field(
     :data:`RESTORATIONS` a data-consistency check against ``widefield``; with a ``reference``,
     PSNR, SSIM and NRMSE against it too, over the whole field and, with ``centres_yx_px``
     (confocal pixels), over discs of ``region_radius_px`` around them (centrioles) and the
-    rest (background).
+    rest (background). The network's ``trust_map`` (:mod:`centriole_sr.trust`) gives its
+    mean over the field and over the centriole discs.
     """
     # The widefield's noise, per confocal pixel (a pixel ratio**2 times smaller collects
     # ratio**2 times fewer photons), is every image's floor for decorrelation analysis.
     floor_sd = noise_sd(widefield) * widefield_pixel_nm / confocal_pixel_nm
-    working_nm = widefield_pixel_nm / degradation.scale
 
-    def on_working_grid(image: np.ndarray) -> np.ndarray:  # where the degradation applies
-        if math.isclose(working_nm, confocal_pixel_nm):
-            return image
-        shape = tuple(n * degradation.scale for n in widefield.shape)
-        return grid.resample(image, confocal_pixel_nm, working_nm, shape)
+    def on_working_grid(image: np.ndarray) -> np.ndarray:
+        return to_working_grid(image, widefield.shape, degradation.scale,
+                               widefield_pixel_nm, confocal_pixel_nm)  # fmt: skip
 
     rows: list[dict[str, Any]] = [
         {
@@ -100,8 +117,9 @@ def score_field(
     ]
     consistency, errors = {}, {}
     centrioles = None
-    if reference is not None and centres_yx_px is not None:
-        centrioles = centre_discs(reference.shape, centres_yx_px, region_radius_px)
+    if centres_yx_px is not None and len(centres_yx_px):
+        shape = reference.shape if reference is not None else images["network"].shape
+        centrioles = centre_discs(shape, centres_yx_px, region_radius_px)
     for method, image in images.items():
         row: dict[str, Any] = {
             "field": field,
@@ -120,6 +138,11 @@ def score_field(
                 invented_area_fraction=check.invented_area_fraction,
                 invented_regions=check.invented_regions,
             )
+        if method == "network" and trust_map is not None:
+            trust_map = trust_map[: image.shape[0], : image.shape[1]]
+            row["trust_spread"] = float(trust_map.mean())
+            if centrioles is not None:
+                row["trust_spread_centrioles"] = float(trust_map[centrioles].mean())
         if reference is not None:
             metrics, error_map, ssim_map = compare(image, reference)
             row.update(metrics)
@@ -158,3 +181,89 @@ def summary_table(fields: pd.DataFrame, heldout: pd.DataFrame) -> pd.DataFrame:
         for column in summary.columns
     ]
     return summary
+
+
+CLASSICAL = {"bicubic": "bicubic", "richardson_lucy": "Richardson-Lucy", "wiener": "Wiener"}
+"""The classical methods the network must beat, by their names in words."""
+
+
+@dataclass
+class Verdict:
+    """The report's first page: per data set, the network's margin over each classical
+    method; the trust map's summary; the domain gap; warnings in words."""
+
+    margins: pd.DataFrame
+    """dataset, method, psnr_margin_db, ssim_margin, count, beats (network - method)."""
+    trust: pd.DataFrame
+    """field, trust_spread, trust_spread_centrioles: most trusted (lowest spread) first."""
+    domain_gap_db: float
+    warnings: list[str]
+
+
+def verdict(
+    summary: pd.DataFrame,
+    fields: pd.DataFrame,
+    domain_gap: Mapping[str, Any],
+    calibration: Mapping[str, Any],
+    domain_gap_warning_db: float,
+) -> Verdict:
+    """Whether the network can be believed on this data set, from the :func:`summary_table`,
+    the field tables (:data:`FIELD_COLUMNS`), domain_gap.json and model.json's calibration.
+
+    The network beats a method on a data set when its mean PSNR and SSIM are both higher.
+    Warnings: a data set where it does not; a domain gap above ``domain_gap_warning_db``;
+    a calibration that could not be done; fields whose trust spread is over twice the
+    median field's.
+    """
+    rows, warnings = [], []
+    indexed = summary.set_index(["dataset", "method"])
+    for dataset in dict.fromkeys(summary["dataset"]):
+        if (dataset, "network") not in indexed.index:
+            continue
+        network = indexed.loc[(dataset, "network")]
+        for method in CLASSICAL:
+            if (dataset, method) not in indexed.index or not np.isfinite(network["psnr_db_mean"]):
+                continue
+            other = indexed.loc[(dataset, method)]
+            psnr = float(network["psnr_db_mean"] - other["psnr_db_mean"])
+            ssim = float(network["ssim_mean"] - other["ssim_mean"])
+            rows.append({"dataset": dataset, "method": method, "psnr_margin_db": psnr,
+                         "ssim_margin": ssim, "count": int(network["psnr_db_count"]),
+                         "beats": bool(psnr > 0 and ssim > 0)})  # fmt: skip
+            if not rows[-1]["beats"]:
+                warnings.append(
+                    f"On {dataset} the network does not beat {CLASSICAL[method]}: "
+                    f"PSNR {psnr:+.2f} dB, SSIM {ssim:+.3f}."
+                )
+    margins = pd.DataFrame(
+        rows, columns=["dataset", "method", "psnr_margin_db", "ssim_margin", "count", "beats"]
+    )
+    if not any(margins["dataset"] == "widefield fields"):
+        warnings.append(
+            "No widefield field has a reference image: the network is judged on simulated "
+            "pairs only (inputs.reference gives the fields' confocal images)."
+        )
+    network = fields[fields["method"] == "network"]
+    trust = network[["field", "trust_spread", "trust_spread_centrioles"]].sort_values(
+        "trust_spread", ignore_index=True
+    )
+    median = float(trust["trust_spread"].median()) if len(trust) else float("nan")
+    for row in trust.itertuples():
+        if median > 0 and row.trust_spread > 2 * median:
+            warnings.append(
+                f"{row.field} is trusted least: its trust spread {row.trust_spread:.4f} is "
+                f"{row.trust_spread / median:.1f} x the median field's; look at its trust map."
+            )
+    gap_db = float(domain_gap.get("spectral_gap_db", float("nan")))
+    if not np.isfinite(gap_db):
+        warnings.append("No domain gap: no widefield patches to compare the training data with.")
+    elif gap_db > domain_gap_warning_db:
+        warnings.append(
+            f"The training data do not resemble your widefield: the domain gap is {gap_db:.1f} "
+            f"dB (above {domain_gap_warning_db:g} dB). Restorations may show dark rings or a "
+            "lifted background; check the degradation settings (haze, blur, noise) against "
+            "the degradation figure."
+        )
+    if calibration.get("status") == "not calibrated":
+        warnings.append(f"The degradation is not calibrated: {calibration.get('reason', '')}.")
+    return Verdict(margins, trust, gap_db, warnings)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
+from centriole_sr.io import percentile_bounds
+
 Transform = tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
 
 DIHEDRAL: tuple[tuple[str, Transform], ...] = (
@@ -70,3 +72,10 @@ def untrusted(
     keep = areas >= min_area_px
     keep[0] = False
     return keep[labels], int(keep.sum())
+
+
+def relative(trust_map: np.ndarray, restored: np.ndarray) -> np.ndarray:
+    """The trust map as a fraction of its restoration's 1-99.8 percentile range: the same
+    figure whatever the restoration's intensity scale (``restoration.output_dtype``)."""
+    low, high = percentile_bounds(restored)
+    return (np.asarray(trust_map, np.float32) / max(float(high - low), 1e-12)).astype(np.float32)

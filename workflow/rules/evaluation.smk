@@ -97,6 +97,7 @@ rule evaluate_field:
         unpack(widefield_picks),
         widefield=widefield_image,
         restored="results/restored/{field}.tif",
+        trust="results/trust/{field}.tif",
         model="results/degradation/model.json",
         rl_iterations="results/evaluation/rl_iterations.json",
     output:
@@ -146,6 +147,10 @@ rule summarize:
         ),
         heldout="results/evaluation/heldout.csv",
         history="results/model/history.tsv",
+        domain_gap="results/degradation/domain_gap.json",
+        model="results/degradation/model.json",
+        restored=expand("results/restored/{field}.tif", field=FIELDS["widefield"]),
+        trust=expand("results/trust/{field}.tif", field=FIELDS["widefield"]),
     output:
         summary=report(
             "results/evaluation/summary.csv",
@@ -159,6 +164,18 @@ rule summarize:
             category="3. Restoration",
             labels={"figure": "metrics and training curves"},
         ),
+        verdict=report(
+            "results/evaluation/verdict.csv",
+            caption="../report/verdict.rst",
+            category="0. Verdict",
+            labels={"table": "network against the classical methods"},
+        ),
+        verdict_figure=report(
+            "results/evaluation/verdict.png",
+            caption="../report/verdict.rst",
+            category="0. Verdict",
+            labels={"figure": "verdict"},
+        ),
     log:
         "logs/evaluation/summary.log",
     conda:
@@ -167,6 +184,7 @@ rule summarize:
         mem_mb=1000,
         runtime=5,
     params:
+        domain_gap_warning_db=config["evaluation"]["domain_gap_warning_db"],
         package=fingerprint("evaluation"),
     script:
         "../scripts/summarize.py"

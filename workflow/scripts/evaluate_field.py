@@ -6,6 +6,7 @@ from centriole_sr.stages.evaluation import evaluate_field
 evaluate_field(
     widefield=snakemake.input.widefield,
     restored=snakemake.input.restored,
+    trust=snakemake.input.trust,
     picks=snakemake.input.get("picks"),
     model=snakemake.input.model,
     rl_iterations=snakemake.input.rl_iterations,

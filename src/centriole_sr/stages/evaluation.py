@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tifffile
 
 from centriole_sr import grid, io, picking
 from centriole_sr.degrade import Degradation, working_pixel_nm
 from centriole_sr.logs import logging_to
 from centriole_sr.patches import load_pairs, load_patches
 from centriole_sr.settings import Reading
+from centriole_sr.trust import relative
 
 PathLike = str | os.PathLike
 
@@ -191,6 +193,7 @@ def evaluate_field(
     *,
     widefield: PathLike,
     restored: PathLike,
+    trust: PathLike,
     picks: PathLike | None,
     model: PathLike,
     rl_iterations: PathLike,
@@ -209,8 +212,9 @@ def evaluate_field(
 ) -> None:
     """Score one widefield field's restorations, with and without ground truth; draw them.
 
-    The network's restoration (``restored``), bicubic, Richardson-Lucy and Wiener of the
-    ``widefield`` field, and the ``confocal`` acquisition where there is one, are scored by
+    The network's restoration (``restored``, with its ``trust`` map), bicubic,
+    Richardson-Lucy and Wiener of the ``widefield`` field, and the ``confocal`` acquisition
+    where there is one, are scored by
     :func:`centriole_sr.scoring.score_field` (against ``reference`` where given, also over
     discs of ``region_radius_nm`` around the ``picks`` and the background; None where the
     widefield is not picked: no regions) into ``table``;
@@ -224,6 +228,7 @@ def evaluate_field(
     with logging_to(log) as logger:
         widefield_yx, _ = io.read_field(widefield, widefield_pixel_nm, **vars(reading))
         network_yx, _ = io.read_field(restored, confocal_pixel_nm)
+        trust_yx = relative(tifffile.imread(trust), network_yx)
         degradation_model = io.read_json(model)
         degradation = Degradation.from_model(degradation_model)
         iterations = int(io.read_json(rl_iterations)["iterations"])
@@ -263,7 +268,7 @@ def evaluate_field(
         scores = score_field(
             field, widefield_yx, images, degradation, widefield_pixel_nm, confocal_pixel_nm,
             consistency_threshold_sigma, reference_yx, centres,
-            region_radius_nm / confocal_pixel_nm,
+            region_radius_nm / confocal_pixel_nm, trust_yx,
         )  # fmt: skip
         if reference_yx is None:
             logger.warning("%s: no reference image; PSNR, SSIM and NRMSE left empty", field)
@@ -297,6 +302,8 @@ def evaluate_field(
             consistency_threshold_sigma,
             field,
             maps,
+            trust_map=trust_yx,
+            network=method_label("network", iterations),
         )
 
 
@@ -305,17 +312,42 @@ def summarize(
     fields: Sequence[PathLike],
     heldout: PathLike,
     history: PathLike,
+    domain_gap: PathLike,
+    model: PathLike,
+    restored: Sequence[PathLike],
+    trust: Sequence[PathLike],
+    domain_gap_warning_db: float,
     summary: PathLike,
     figure: PathLike,
+    verdict: PathLike,
+    verdict_figure: PathLike,
     log: PathLike | None = None,
 ) -> None:
-    """One summary table (mean metrics per method and data set) and its figure."""
-    from centriole_sr.figures import summary_figure
+    """One summary table (mean metrics per method and data set) and its figure; the verdict
+    (:func:`centriole_sr.scoring.verdict`) as a table of the network's margins and as the
+    report's first figure, with the most and least trusted of the ``restored`` fields."""
+    from centriole_sr import figures
     from centriole_sr.scoring import summary_table
+    from centriole_sr.scoring import verdict as judge
 
     with logging_to(log) as logger:
         per_field = pd.concat([io.read_table(path) for path in fields], ignore_index=True)
         table = summary_table(per_field, io.read_table(heldout))
         logger.info("\n%s", table.to_string(index=False))
         io.write_table(summary, table)
-        summary_figure(table, io.read_table(history), figure)
+        figures.summary_figure(table, io.read_table(history), figure)
+        calibration = io.read_json(model).get("calibration", {})
+        found = judge(table, per_field, io.read_json(domain_gap), calibration,
+                      domain_gap_warning_db)  # fmt: skip
+        for warning in found.warnings:
+            logger.warning("%s", warning)
+        io.write_table(verdict, found.margins)
+        trust_of = dict(zip(restored, trust, strict=True))
+        images = {Path(path).stem: (path, trust_of[path]) for path in restored}
+        ranked = [name for name in found.trust["field"] if name in images]
+        shown = list(dict.fromkeys(ranked[:1] + ranked[-1:]))
+        trusted = {}
+        for name in shown:
+            restored_yx = tifffile.imread(images[name][0]).astype(np.float32)
+            trusted[name] = (restored_yx, relative(tifffile.imread(images[name][1]), restored_yx))
+        figures.verdict_figure(found, trusted, verdict_figure)

@@ -33,7 +33,7 @@ def restore_field(
     """Restore one whole widefield field as the mean of an ensemble of ``settings.ensemble``
     rotated and mirrored copies; write it and its trust map (the ensemble's spread) as
     OME-TIFFs at the confocal pixel size (:meth:`centriole_sr.api.Restorer.restore_file`,
-    as ``centriole-sr restore --trust`` does).
+    as ``centriole-sr restore`` does).
 
     The TIFFs hold float32 on the normalised scale, or with ``output_dtype: input`` the
     input's pixel type on its intensity scale (see :func:`io.denormalize_percentile`).
