@@ -72,8 +72,8 @@ def _field_rows(field: str, psnr: dict[str, float], spread: float) -> list[dict]
 
 
 def test_the_verdict_says_what_the_network_beats_and_warns_in_words(tmp_path):
-    from centriole_sr.figures import verdict_figure
-    from centriole_sr.scoring import summary_table, verdict
+    from centriole_sr.scoring import summary_table
+    from centriole_sr.verdict import verdict, verdict_figure
 
     scores = {"bicubic": 20.0, "richardson_lucy": 26.0, "wiener": 22.0, "network": 25.0}
     rows = []
@@ -103,7 +103,8 @@ def test_the_verdict_says_what_the_network_beats_and_warns_in_words(tmp_path):
 
 
 def test_a_verdict_without_references_says_so_and_nothing_else_is_wrong():
-    from centriole_sr.scoring import summary_table, verdict
+    from centriole_sr.scoring import summary_table
+    from centriole_sr.verdict import verdict
 
     scores = {"bicubic": np.nan, "richardson_lucy": np.nan, "wiener": np.nan, "network": np.nan}
     fields = pd.DataFrame(_field_rows("a", scores, 0.01) + _field_rows("b", scores, 0.012))

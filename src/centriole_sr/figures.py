@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 import matplotlib
 
@@ -18,7 +17,6 @@ from centriole_sr.degrade import block_mean  # noqa: E402
 from centriole_sr.io import atomic_path, normalize_percentile  # noqa: E402
 from centriole_sr.picking import matched_pairs  # noqa: E402
 from centriole_sr.quality import Consistency  # noqa: E402
-from centriole_sr.scoring import Verdict  # noqa: E402
 
 DISPLAY_PERCENTILES = (0.5, 99.95)
 WHOLE_FIELD_DISPLAY_PX = 512
@@ -418,74 +416,4 @@ def message_figure(message: str, path: str | os.PathLike) -> None:
     figure, axis = plt.subplots(figsize=(8, 1.5))
     axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
     axis.set_axis_off()
-    _save(figure, path)
-
-
-def verdict_figure(
-    verdict: Verdict,
-    trusted: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    path: str | os.PathLike,
-) -> None:
-    """The report's first page: the verdict in words, the network's PSNR margin over each
-    classical method per data set, and the most and least trusted fields (``trusted``: name
-    -> (restoration, trust map), most trusted first) with their trust maps."""
-    import textwrap
-
-    lines = []
-    for dataset, group in verdict.margins.groupby("dataset", sort=False):
-        beaten = [method_label(m) for m in group.loc[group["beats"], "method"]]
-        count = int(group["count"].iloc[0])
-        lines.append(
-            f"{dataset} ({count}): the network beats "
-            + (", ".join(beaten) if beaten else "none of the classical methods")
-            + f" (PSNR {', '.join(f'{m:+.1f}' for m in group['psnr_margin_db'])} dB)"
-        )
-    lines.append(
-        f"domain gap (degraded confocal against widefield): {verdict.domain_gap_db:.1f} dB"
-    )
-    if len(verdict.trust):
-        lines.append(
-            "trust spread per field: "
-            + ", ".join(f"{r.field} {r.trust_spread:.4f}" for r in verdict.trust.itertuples())
-        )
-    warnings = [textwrap.fill("WARNING: " + w, 110) for w in verdict.warnings] or ["no warnings"]
-    names = list(trusted)
-    text_in = max(0.17 * (len(lines) + sum(w.count("\n") + 1 for w in warnings)) + 0.9,
-                  0.32 * len(verdict.margins) + 0.9)  # fmt: skip
-    gallery_in = 3.0 if names else 0.0
-    figure = plt.figure(figsize=(13, text_in + gallery_in), layout="constrained")
-    parts = figure.subfigures(2, 1, height_ratios=(text_in, gallery_in)) if names else [figure]
-    text_axis = parts[0]
-    top = text_axis.subplots(1, 2, width_ratios=(2.2, 1))
-    top[0].set_axis_off()
-    body = "\n".join(lines) + "\n\n" + "\n".join(warnings)
-    top[0].text(0, 1, body, va="top", ha="left", fontsize=9, family="monospace",
-                color="black" if not verdict.warnings else "darkred")  # fmt: skip
-    top[0].set_title("Verdict: can the restorations be believed?", loc="left", fontsize=12)
-    margins = verdict.margins
-    if len(margins):
-        pairs = zip(margins["dataset"], margins["method"], strict=True)
-        labels = [f"{dataset[:24]}\n{method_label(method)}" for dataset, method in pairs]
-        colours = ["tab:green" if b else "tab:red" for b in margins["beats"]]
-        top[1].barh(range(len(margins)), margins["psnr_margin_db"], color=colours)
-        top[1].set_yticks(range(len(margins)), labels, fontsize=7)
-        top[1].invert_yaxis()
-        top[1].axvline(0, color="black", linewidth=0.8)
-        top[1].set_xlabel("network − method, PSNR (dB)")
-    else:
-        top[1].set_axis_off()
-    if names:
-        axes = parts[1].subplots(1, 2 * len(names), squeeze=False)[0]
-        top_spread = max(float(np.percentile(m, 99.9)) for _, m in trusted.values())
-        for index, name in enumerate(names):
-            restored, trust_map = trusted[name]
-            kind = "most trusted" if index == 0 else "least trusted"
-            _show_whole(axes[2 * index], _display(restored), cmap="gray")
-            axes[2 * index].set_title(f"{name} ({kind})", fontsize=9)
-            shown = _show_whole(axes[2 * index + 1], trust_map, cmap="magma", vmin=0,
-                                vmax=top_spread)  # fmt: skip
-            axes[2 * index + 1].set_title("its trust map (one scale)", fontsize=9)
-            figure.colorbar(shown, ax=axes[2 * index + 1], fraction=0.046)
-        for axis in axes:
-            axis.set_axis_off()
     _save(figure, path)

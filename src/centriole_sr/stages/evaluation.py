@@ -324,11 +324,11 @@ def summarize(
     log: PathLike | None = None,
 ) -> None:
     """One summary table (mean metrics per method and data set) and its figure; the verdict
-    (:func:`centriole_sr.scoring.verdict`) as a table of the network's margins and as the
+    (:func:`centriole_sr.verdict.verdict`) as a table of the network's margins and as the
     report's first figure, with the most and least trusted of the ``restored`` fields."""
     from centriole_sr import figures
+    from centriole_sr import verdict as judged
     from centriole_sr.scoring import summary_table
-    from centriole_sr.scoring import verdict as judge
 
     with logging_to(log) as logger:
         per_field = pd.concat([io.read_table(path) for path in fields], ignore_index=True)
@@ -337,7 +337,7 @@ def summarize(
         io.write_table(summary, table)
         figures.summary_figure(table, io.read_table(history), figure)
         calibration = io.read_json(model).get("calibration", {})
-        found = judge(table, per_field, io.read_json(domain_gap), calibration,
+        found = judged.verdict(table, per_field, io.read_json(domain_gap), calibration,
                       domain_gap_warning_db)  # fmt: skip
         for warning in found.warnings:
             logger.warning("%s", warning)
@@ -350,4 +350,4 @@ def summarize(
         for name in shown:
             restored_yx = tifffile.imread(images[name][0]).astype(np.float32)
             trusted[name] = (restored_yx, relative(tifffile.imread(images[name][1]), restored_yx))
-        figures.verdict_figure(found, trusted, verdict_figure)
+        judged.verdict_figure(found, trusted, verdict_figure)
