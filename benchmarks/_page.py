@@ -110,3 +110,22 @@ class Page:
     def write(self) -> Path:
         """Write the page with everything shown (see :func:`write_page`)."""
         return write_page(self.name, self.title, "\n".join(self.parts))
+
+
+def save_runs(path: Path, scores, add: bool):
+    """Write a benchmark's table of runs (pandas, with ``variant`` and ``seed`` columns) to
+    ``path`` and return it; with ``add``, the rows already there stay, except those of a
+    variant and seed that ``scores`` has anew."""
+    import pandas as pd
+
+    if add and path.exists():
+        before = pd.read_csv(path)
+        if scores.empty:
+            scores = before
+        else:
+            runs = scores[["variant", "seed"]].drop_duplicates()
+            kept = before.merge(runs, how="left", indicator=True)["_merge"] == "left_only"
+            scores = pd.concat([before[kept.to_numpy()], scores], ignore_index=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(path, index=False)
+    return scores

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from _page import write_page
+from _page import save_runs, write_page
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -66,17 +66,20 @@ def _merge(base: dict, changes: dict) -> dict:
     return merged
 
 
-def run_variant(name: str, seeds: list[int], workdir: Path) -> pd.DataFrame:
-    """Field tables of every seed of one variant: one row per field, method and seed. A
-    workdir kept from an earlier run is reused with today's workflow (Snakemake reruns only
-    what changed)."""
+def run_variant(
+    name: str, seeds: list[int], workdir: Path, changes: dict | None = None
+) -> pd.DataFrame:
+    """Field tables of every seed of one variant (``changes`` to config.yaml, by default
+    ``VARIANTS[name]``): one row per field, method and seed. A workdir kept from an earlier
+    run is reused with today's workflow (Snakemake reruns only what changed)."""
     for folder in ("workflow", "envs", "slurm"):
         shutil.rmtree(workdir / folder, ignore_errors=True)
     copy_workflow(workdir)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     tables = []
     for seed in seeds:
-        settings = _merge(_merge(config, VARIANTS[name]), {"training": {"seed": seed}})
+        variant = VARIANTS[name] if changes is None else changes
+        settings = _merge(_merge(config, variant), {"training": {"seed": seed}})
         (workdir / "variant.yaml").write_text(yaml.safe_dump(settings))
         start = time.perf_counter()
         result = subprocess.run(
@@ -156,15 +159,7 @@ def main() -> None:
         base = args.keep or Path(scratch)
         runs = [run_variant(name, args.seeds, base / name) for name in args.variants]
         scores = pd.concat(runs, ignore_index=True) if runs else pd.DataFrame()
-    if args.add and SCORES.exists() and scores.empty:
-        scores = pd.read_csv(SCORES)
-    elif args.add and SCORES.exists():
-        before = pd.read_csv(SCORES)
-        runs = scores[["variant", "seed"]].drop_duplicates()
-        kept = before.merge(runs, how="left", indicator=True)["_merge"] == "left_only"
-        scores = pd.concat([before[kept.to_numpy()], scores], ignore_index=True)
-    SCORES.parent.mkdir(parents=True, exist_ok=True)
-    scores.to_csv(SCORES, index=False)
+    scores = save_runs(SCORES, scores, args.add)
     table, margins = summarise(scores)
     seeds = scores.groupby("variant", sort=False)["seed"].unique()
     body = "\n".join(
