@@ -338,7 +338,7 @@ def main() -> None:
             "Per variant: the mean over its widefield fields per training seed, then mean ±",
             "s.d. over seeds (worst: the worst field of any seed). The trust map is the",
             f"default ensemble's ({DEFAULT_MEMBERS} members). Consistency: the data-consistency",
-            "check of `evaluation_field` (5 noise s.d.). Variants: `VARIANTS` in",
+            "check of `evaluate_field` (5 noise s.d.). Variants: `VARIANTS` in",
             "restoration_variants.py; failures (networks trained wrongly on purpose): `FAILURES`.",
             "",
             summary.to_markdown(index=False),
@@ -351,7 +351,8 @@ def main() -> None:
     )
     if figures:
         maps_figure(figures, FIGURE)
-        body += f"\n![the maps of the first field of each case]({FIGURE.name})\n"
+    if FIGURE.exists():
+        body += f"\n![the maps of the first field of the cases last measured]({FIGURE.name})\n"
     print(body)
     print(write_page("trust_map", "Trust map against the true error", body))
 
