@@ -180,18 +180,18 @@ def measure_workdir(
             single[:height, :width],
             estimates[:, :height, :width],
         )
-        _, error, _ = compare(single, truth)
+        single_scores, error, _ = compare(single, truth)
         row = {"field": field, "seconds_restore": single_s, "seconds_per_member": ensemble_s,
-               "psnr_single_db": compare(single, truth)[0]["psnr_db"]}  # fmt: skip
+               "psnr_single_db": single_scores["psnr_db"]}  # fmt: skip
+        spreads = {}
         for members in MEMBERS:
-            spread = trust.spread_map(estimates[:members])
-            mean = estimates[:members].mean(axis=0)
-            _, mean_error, _ = compare(mean, truth)
+            spreads[members] = spread = trust.spread_map(estimates[:members])
+            mean_scores, mean_error, _ = compare(estimates[:members].mean(axis=0), truth)
             row |= {
                 f"rho_{members}": tile_spearman(spread, error),
                 f"ap_{members}": average_precision(spread, np.abs(error) > ERROR_THRESHOLD),
                 f"rho_mean_{members}": tile_spearman(spread, mean_error),
-                f"psnr_mean_{members}_db": compare(mean, truth)[0]["psnr_db"],
+                f"psnr_mean_{members}_db": mean_scores["psnr_db"],
             }
 
         def check(image: np.ndarray, widefield: np.ndarray = widefield) -> Consistency:
@@ -205,7 +205,7 @@ def measure_workdir(
         dark = error < -ERROR_THRESHOLD  # restored darker than the truth: rings, holes
         row |= {
             "dark_area_fraction": float(dark.mean()),
-            "dark_flagged_spread": _top_share(trust.spread_map(estimates[:3]), dark),
+            "dark_flagged_spread": _top_share(spreads[DEFAULT_MEMBERS], dark),
             "dark_flagged_consistency": _top_share(consistency_map, dark),
             "rho_consistency": tile_spearman(consistency_map, error),
             "ap_consistency": average_precision(consistency_map, np.abs(error) > ERROR_THRESHOLD),
@@ -225,7 +225,7 @@ def measure_workdir(
         rows.append(row)
         if workdir.name not in figures:  # the first field: what the maps look like
             figures[workdir.name] = {"restored": single, "|error|": np.abs(error),
-                                     "trust map": trust.spread_map(estimates[:DEFAULT_MEMBERS]),
+                                     "trust map": spreads[DEFAULT_MEMBERS],
                                      "|consistency|": consistency_map}  # fmt: skip
         print(f"  {field}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items()
                                         if not isinstance(v, str)), flush=True)  # fmt: skip

@@ -53,15 +53,6 @@ def test_one_member_has_no_spread_and_too_many_are_refused():
         trust.augmented_restorations(upsample, image, 9)
 
 
-def test_untrusted_regions_keep_only_those_of_the_minimum_area():
-    trust_map = np.zeros((20, 20))
-    trust_map[2:5, 2:5] = 1.0  # 9 px
-    trust_map[10, 10] = 1.0  # 1 px: dropped
-    mask, regions = trust.untrusted(trust_map, 0.5, min_area_px=4)
-    assert regions == 1 and mask.sum() == 9 and not mask[10, 10]
-    assert trust.untrusted(np.zeros((5, 5)), 0.5) == (pytest.approx(np.zeros((5, 5))), 0)
-
-
 def _field_rows(field: str, psnr: dict[str, float], spread: float) -> list[dict]:
     return [
         {"field": field, "method": method, "psnr_db": value, "ssim": value / 40,

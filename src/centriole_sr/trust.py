@@ -60,20 +60,6 @@ def spread_map(estimates: np.ndarray, smoothing_px: float = SMOOTHING_PX) -> np.
     return ndimage.gaussian_filter(spread, smoothing_px).astype(np.float32)
 
 
-def untrusted(
-    trust_map: np.ndarray, threshold: float, min_area_px: int = 4
-) -> tuple[np.ndarray, int]:
-    """Pixels where the trust map exceeds ``threshold`` (the restoration's units), in
-    connected regions of at least ``min_area_px``; returns (mask, number of regions)."""
-    labels, count = ndimage.label(trust_map > threshold)
-    if count == 0:
-        return np.zeros(trust_map.shape, bool), 0
-    areas = np.bincount(labels.ravel(), minlength=count + 1)
-    keep = areas >= min_area_px
-    keep[0] = False
-    return keep[labels], int(keep.sum())
-
-
 def relative(trust_map: np.ndarray, restored: np.ndarray) -> np.ndarray:
     """The trust map as a fraction of its restoration's 1-99.8 percentile range: the same
     figure whatever the restoration's intensity scale (``restoration.output_dtype``)."""

@@ -342,8 +342,7 @@ def summarize(
         for warning in found.warnings:
             logger.warning("%s", warning)
         io.write_table(verdict, found.margins)
-        trust_of = dict(zip(restored, trust, strict=True))
-        images = {Path(path).stem: (path, trust_of[path]) for path in restored}
+        images = {Path(r).stem: (r, t) for r, t in zip(restored, trust, strict=True)}
         ranked = [name for name in found.trust["field"] if name in images]
         shown = list(dict.fromkeys(ranked[:1] + ranked[-1:]))
         trusted = {}
