@@ -32,12 +32,11 @@ def test_picking_finds_the_centrioles(demo_run):
 
 def test_picks_are_ranked_by_the_rescorer_saved_with_the_picker(demo_run):
     """threshold.json holds a rescorer fitted on the labelled fields; each field's picks carry
-    its log-odds (recomputed here from the saved rescorer and the field) above the threshold,
-    and Topaz's scores at or above its floor."""
+    its log-odds (recomputed here from the saved rescorer and the field) above the threshold."""
     for modality in ("confocal", "widefield"):
         calibration = io.read_json(demo_run / f"results/picking/{modality}/threshold.json")
         rescorer = picking.Rescorer.from_dict(calibration["rescorer"])
-        assert rescorer.centrioles >= picking.MIN_EXAMPLES <= rescorer.clutter
+        assert rescorer.centrioles >= picking.MIN_EXAMPLES <= rescorer.unlabelled
         config = yaml.safe_load((demo_run / "config.yaml").read_text())
         pixel_nm = config["optics"][f"{modality}_pixel_nm"]
         radius_px = config["picking"]["centriole_diameter_nm"] / 2 / pixel_nm
@@ -48,7 +47,6 @@ def test_picks_are_ranked_by_the_rescorer_saved_with_the_picker(demo_run):
                 demo_run / f"results/demo/{modality}/{path.stem}.tif", pixel_nm
             )
             assert (picks["score"] >= calibration["threshold"]).all()
-            assert (picks["topaz_score"] >= rescorer.topaz_floor).all()
             again = rescorer.score(field, picks.assign(score=picks["topaz_score"]), radius_px)
             np.testing.assert_allclose(again["score"], picks["score"], rtol=1e-9)
             scored += len(picks)
@@ -428,8 +426,10 @@ def test_napari_labels_for_the_confocal_only_and_truth_for_some_fields(demo_run,
     assert list(scored["field"]) == ["field00", "all"] and scored["f1"].iloc[0] > 0.5
     assert not (workdir / "results/evaluation/picking_widefield.csv").exists()
     threshold = json.loads((workdir / "results/picking/confocal/threshold.json").read_text())
-    assert "labels of field01" in threshold["source"]
-    assert "reference centres of field00" in threshold["source"]
+    assert threshold["source"].endswith(
+        "expected, from the clicks on field01, the complete centre tables of field00"
+    )
+    assert 0 < threshold["rescorer"]["label_frequency"] <= 1
     model = json.loads((workdir / "results/degradation/model.json").read_text())
     assert model["calibration"]["status"] == "not calibrated"
     assert "no widefield picks" in model["calibration"]["reason"]

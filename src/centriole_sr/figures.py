@@ -107,11 +107,14 @@ def precision_recall_figure(
     evaluated: dict[str, float] | None,
     title: str,
     path: str | os.PathLike,
+    evaluated_on: str = "all fields",
 ) -> None:
-    """The picker's precision-recall curve on its labelled fields, the chosen ``threshold``
-    marked on it, and the precision and recall ``evaluated`` on every field (if any)."""
+    """The picker's precision-recall curve on its labelled fields (expected from the clicks),
+    the chosen ``threshold`` marked on it, and the precision and recall ``evaluated`` against
+    the truth on ``evaluated_on`` (if any)."""
     figure, axis = plt.subplots(figsize=(5, 5))
-    axis.plot(curve["recall"], curve["precision"], color="tab:blue", label="labelled fields")
+    axis.plot(curve["recall"], curve["precision"], color="tab:blue",
+              label="labelled fields, expected")  # fmt: skip
     if not curve.empty:
         chosen = curve.iloc[(curve["threshold"] - threshold).abs().argmin()]
         axis.scatter(chosen["recall"], chosen["precision"], s=80, c="tab:red", zorder=3,
@@ -119,7 +122,7 @@ def precision_recall_figure(
     if evaluated is not None:
         axis.scatter(evaluated["recall"], evaluated["precision"], s=80, marker="s",
                      facecolors="none", edgecolors="k", zorder=3,
-                     label=f"all fields (F1 {evaluated['f1']:.3f})")  # fmt: skip
+                     label=f"{evaluated_on}, measured (F1 {evaluated['f1']:.3f})")  # fmt: skip
     axis.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
     axis.legend(loc="lower left", fontsize=8)
     axis.grid(alpha=0.3)

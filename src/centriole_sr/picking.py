@@ -25,7 +25,7 @@ from typing import Any
 import mrcfile
 import numpy as np
 import pandas as pd
-from scipy import ndimage
+from scipy import ndimage, special
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
@@ -41,9 +41,16 @@ PICK_COLUMNS = ["y_px", "x_px", "score"]
 TARGET_COLUMNS = ["image_name", "x_coord", "y_coord"]
 CURVE_COLUMNS = ["threshold", "precision", "recall", "f1"]
 
-# Topaz log-likelihood scores of real picks lie within about +-10: extraction at this
-# threshold keeps every local maximum, for calibrating the threshold on labelled fields.
-CALIBRATION_SCORE = -50.0
+# Extraction at this Topaz score keeps every local maximum of a field (Topaz's scores lie
+# within a few hundred of 0): the field's candidates, for the rescorer and its floor.
+EVERY_MAXIMUM_SCORE = -1e4
+# A field's candidates scoring below its median Topaz score plus this many median absolute
+# deviations are background, not scored: most local maxima are background, so the floor
+# follows the picker's scale on each field, on fields it trained on (where the clicked
+# centrioles score far above the others) and on new ones alike. 5: on the demo 3 let
+# background into the rescorer's fit (confocal held-out F1 0.89 against 0.94), 12 dropped
+# dim widefield centrioles (recall 0.57).
+FLOOR_MADS = 5.0
 
 # ``topaz preprocess --sample`` by default (picking.gmm_sample): the GMM normalisation is fitted
 # on one pixel in this many. Fitting all pixels of a 2048² field takes 40 s of CPU (12 EM fits of
@@ -525,15 +532,15 @@ BACKGROUND_RADII = (5.5, 8.0)
 # Ratios are clipped to this range: a candidate on background (its disc near 0) gets the
 # limits, not a ratio of noise.
 RING_RATIO_RANGE = (-1.0, 2.0)
-# The rescorer learns from the candidates that Topaz scores at most this far below the
-# lowest-scoring labelled centriole (log-likelihood units), and scores only those on new fields.
-RESCORE_MARGIN = 1.0
-# Fewest centrioles, and fewest clutter candidates, to fit a rescorer on.
+# Fewest labelled centrioles, and fewest unlabelled candidates, to fit a rescorer on.
 MIN_EXAMPLES = 3
 FEATURE_NAMES = ("Topaz score",) + tuple(
     f"ring {inner:g}-{outer:g}"
     for inner, outer in zip(RING_EDGES_RADII[1:-1], RING_EDGES_RADII[2:], strict=True)
 )
+# A candidate's probability of being a centriole is capped below 1, so that its log-odds is
+# finite: the most certain candidates tie at logit(PROBABILITY_CAP), 9.2.
+PROBABILITY_CAP = 1 - 1e-4
 
 
 def ring_profile(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np.ndarray:
@@ -561,41 +568,53 @@ def ring_profile(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np
 
 @dataclass(frozen=True)
 class Rescorer:
-    """Logistic regression of "is a centriole" on a pick's Topaz score and ring profile.
+    """Logistic regression of "is a labelled centriole" on a pick's Topaz score and its ring
+    profile (or Topaz's score alone: one coefficient), turned into the probability of being a
+    centriole.
 
-    Fitted on the candidates of the labelled fields (:func:`fit_rescorer`); its score is the
-    log-odds that a pick is a centriole (0: even odds). Candidates scored by Topaz below
-    ``topaz_floor`` (the lowest of those it was fitted on) are not scored.
+    Fitted positive-unlabelled on the candidates of the labelled fields (:func:`fit_rescorer`):
+    the regression's probability divided by ``label_frequency`` (the fraction of centrioles that
+    carry a label) is that of being a centriole; its score is that probability's log-odds (0:
+    even odds). It scores a field's candidates above the field's floor (:func:`pick_field`).
     """
 
     feature_mean: tuple[float, ...]
     feature_scale: tuple[float, ...]
     coefficients: tuple[float, ...]
     intercept: float
-    topaz_floor: float
-    centrioles: int  # the examples it was fitted on
-    clutter: int
+    label_frequency: float
+    topaz_cap: float | None  # None: Topaz's score alone, uncapped
+    centrioles: int  # the labelled and unlabelled candidates it was fitted on
+    unlabelled: int
 
     def describe(self) -> str:
         """One line: what it was fitted on and the weight of each (standardised) feature."""
         weights = ", ".join(
             f"{name} {weight:+.2f}"
-            for name, weight in zip(FEATURE_NAMES, self.coefficients, strict=True)
+            for name, weight in zip(FEATURE_NAMES, self.coefficients, strict=False)
         )
         return (
-            f"rescorer fitted on {self.centrioles} centrioles and {self.clutter} clutter picks "
-            f"(Topaz score >= {self.topaz_floor:.2f}); log-odds weights: {weights}"
+            f"rescorer fitted on {self.centrioles} labelled centrioles and {self.unlabelled} "
+            f"unlabelled candidates; an estimated {self.label_frequency:.0%} of the centrioles "
+            f"there are labelled; weights: {weights}"
         )
 
-    def score(self, image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> pd.DataFrame:
-        """``picks`` (Topaz scores in ``score``) at or above the floor, with ``topaz_score``
-        and ``score`` the log-odds, sorted by it, highest first."""
-        picks = picks[picks["score"] >= self.topaz_floor]
-        features = _features(image, picks, radius_px)
+    def labelled_log_odds(self, features: np.ndarray) -> np.ndarray:
+        """Each row of ``features`` (:func:`candidate_features`): the regression's log-odds of
+        carrying a label, which orders the picks."""
+        features = capped(np.asarray(features, float)[:, : len(self.coefficients)], self.topaz_cap)
         standard = (features - np.array(self.feature_mean)) / np.array(self.feature_scale)
-        log_odds = standard @ np.array(self.coefficients) + self.intercept
-        rescored = picks.assign(topaz_score=picks["score"], score=log_odds)
-        return rescored.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+        return standard @ np.array(self.coefficients) + self.intercept
+
+    def score(self, image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> pd.DataFrame:
+        """``picks`` (Topaz scores in ``score``) with ``topaz_score`` and ``score`` the log-odds
+        of being a centriole, highest first (the most certain, tied at the cap, in the
+        regression's order)."""
+        labelled = self.labelled_log_odds(candidate_features(image, picks, radius_px))
+        probability = np.minimum(special.expit(labelled) / self.label_frequency, PROBABILITY_CAP)
+        rescored = picks.assign(topaz_score=picks["score"], score=special.logit(probability))
+        order = np.argsort(-labelled, kind="stable")
+        return rescored.iloc[order].reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -605,61 +624,130 @@ class Rescorer:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-def _features(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np.ndarray:
+def candidate_features(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np.ndarray:
     """The rescorer's features of each pick: its Topaz score, then its ring profile."""
     return np.column_stack([picks["score"].to_numpy(float), ring_profile(image, picks, radius_px)])
+
+
+def capped(features: np.ndarray, topaz_cap: float | None) -> np.ndarray:
+    """``features`` with the Topaz score (the first column) capped at ``topaz_cap`` (None: not
+    capped): above a typical centriole's score, Topaz's score says nothing more (bright
+    clutter outscores centrioles), and the ring profile decides."""
+    features = np.array(features, float)
+    if topaz_cap is not None:
+        features[:, 0] = np.minimum(features[:, 0], topaz_cap)
+    return features
+
+
+def labelled_candidates(
+    candidates_by_field: Sequence[pd.DataFrame],
+    known_by_field: Sequence[np.ndarray],
+    match_radius_px: float,
+) -> list[np.ndarray]:
+    """Per field, which candidates are matched one to one to a known centre (a click) within
+    ``match_radius_px``."""
+    matched = []
+    for candidates, known_yx in zip(candidates_by_field, known_by_field, strict=True):
+        is_labelled = np.zeros(len(candidates), bool)
+        yx = candidates[["y_px", "x_px"]].to_numpy(float)
+        is_labelled[matched_pairs(yx, known_yx, match_radius_px)[0]] = True
+        matched.append(is_labelled)
+    return matched
 
 
 def fit_rescorer(
     images: Sequence[np.ndarray],
     candidates_by_field: Sequence[pd.DataFrame],
-    truth_by_field: Sequence[np.ndarray],
+    known_by_field: Sequence[np.ndarray],
     radius_px: float,
     match_radius_px: float,
+    rings: bool = True,
 ) -> Rescorer | None:
-    """Fit a :class:`Rescorer` on the Topaz candidates of labelled fields.
+    """Fit a :class:`Rescorer` on the Topaz candidates of labelled fields, positive-unlabelled.
 
-    Candidates matched to a true centre within ``match_radius_px`` are centrioles; those that
-    Topaz scores no lower than ``RESCORE_MARGIN`` below the lowest-scoring centriole and are
-    not matched are the clutter to tell apart (hard negatives). ``radius_px`` is a centriole's
-    radius. None where there are fewer than ``MIN_EXAMPLES`` of either: nothing to learn.
+    Candidates matched to a known centre (a click) within ``match_radius_px`` are labelled
+    centrioles; the others are unlabelled: clutter, and the centrioles nobody clicked. A
+    logistic regression tells labelled from unlabelled; where the clicked centrioles are a
+    random sample of all, its probability is the label frequency times that of being a
+    centriole (Elkan & Noto 2008), the label frequency being its mean over the labelled
+    centrioles, each predicted by a fit without it (stratified 5-fold). On completely labelled
+    fields the frequency comes out near 1 and the rescorer tells centrioles from clutter.
+    ``radius_px``: a centriole's radius; ``rings``: use the ring profile (else Topaz's score
+    alone, calibrated). None where there are fewer than ``MIN_EXAMPLES`` of either.
     """
-    matched = []
-    for candidates, truth_yx in zip(candidates_by_field, truth_by_field, strict=True):
-        is_centriole = np.zeros(len(candidates), bool)
-        yx = candidates[["y_px", "x_px"]].to_numpy(float)
-        is_centriole[matched_pairs(yx, truth_yx, match_radius_px)[0]] = True
-        matched.append(is_centriole)
-    centriole_scores = np.concatenate(
-        [c["score"].to_numpy(float)[m] for c, m in zip(candidates_by_field, matched, strict=True)]
-        + [[]]
+    matched = labelled_candidates(candidates_by_field, known_by_field, match_radius_px)
+    labels = np.concatenate([*matched, np.zeros(0, bool)])
+    if labels.sum() < MIN_EXAMPLES or (~labels).sum() < MIN_EXAMPLES:
+        return None
+    features = np.concatenate(
+        [
+            candidate_features(image, candidates, radius_px)
+            for image, candidates in zip(images, candidates_by_field, strict=True)
+        ]
     )
-    if len(centriole_scores) < MIN_EXAMPLES:
-        return None
-    floor = float(centriole_scores.min() - RESCORE_MARGIN)
-    features, labels = [], []
-    for image, candidates, is_centriole in zip(images, candidates_by_field, matched, strict=True):
-        kept = candidates["score"].to_numpy(float) >= floor
-        features.append(_features(image, candidates[kept], radius_px))
-        labels.append(is_centriole[kept])
-    features, labels = np.concatenate(features), np.concatenate(labels)
-    if (~labels).sum() < MIN_EXAMPLES:
-        return None
+    features = features if rings else features[:, :1]
+    topaz_cap = float(np.median(features[labels, 0])) if rings else None
+    features = capped(features, topaz_cap)
     # imported here: only training fits (scikit-learn comes with topaz-em, in the topaz env)
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    scaler = StandardScaler().fit(features)
-    model = LogisticRegression(max_iter=1000).fit(scaler.transform(features), labels)
+    def classifier():
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+    folds = StratifiedKFold(
+        int(min(5, labels.sum(), (~labels).sum())), shuffle=True, random_state=0
+    )
+    predicted = cross_val_predict(classifier(), features, labels, cv=folds, method="predict_proba")
+    label_frequency = float(np.clip(predicted[labels, 1].mean(), 1e-3, 1.0))
+    fitted = classifier().fit(features, labels)
+    scaler, model = fitted[0], fitted[-1]
     return Rescorer(
         feature_mean=tuple(map(float, scaler.mean_)),
         feature_scale=tuple(map(float, scaler.scale_)),
         coefficients=tuple(map(float, model.coef_[0])),
         intercept=float(model.intercept_[0]),
-        topaz_floor=floor,
+        label_frequency=label_frequency,
+        topaz_cap=topaz_cap,
         centrioles=int(labels.sum()),
-        clutter=int((~labels).sum()),
+        unlabelled=int((~labels).sum()),
     )
+
+
+def expected_curve(picks_by_field: Sequence[pd.DataFrame], missed: float = 0.0) -> pd.DataFrame:
+    """Expected precision, recall and F1 of the picks scoring >= each threshold, highest first,
+    where a pick is a centriole with the probability its ``score`` (log-odds) gives and
+    ``missed`` centrioles have no pick at all: what :func:`precision_recall_curve` measures
+    against true centres, estimated without them."""
+    scores = np.sort(np.concatenate([p["score"].to_numpy(float) for p in picks_by_field] + [[]]))
+    scores = scores[::-1]
+    probability = special.expit(scores)
+    true_picks = np.cumsum(probability)
+    picks = np.arange(1, len(scores) + 1)
+    centrioles = max(float(probability.sum() + missed), 1e-9)
+    last_of_tie = np.r_[scores[1:] != scores[:-1], True]
+    curve = pd.DataFrame(
+        {
+            "threshold": scores,
+            "precision": true_picks / picks,
+            "recall": true_picks / centrioles,
+            "f1": 2 * true_picks / (picks + centrioles),
+        },
+        columns=CURVE_COLUMNS,
+    )
+    return curve[last_of_tie].reset_index(drop=True)
+
+
+def field_floor(topaz_scores: np.ndarray) -> float:
+    """The Topaz score below which a field's candidates (all its local maxima) are background:
+    their median plus ``FLOOR_MADS`` median absolute deviations."""
+    scores = np.asarray(topaz_scores, float)
+    if not len(scores):
+        return float("inf")
+    median = float(np.median(scores))
+    return median + FLOOR_MADS * float(np.median(np.abs(scores - median)))
 
 
 def pick_field(
@@ -669,20 +757,23 @@ def pick_field(
     factor: int,
     pixel_nm: float,
     settings: Picking,
-    threshold: float,
+    threshold: float | None = None,
     threads: int = 1,
 ) -> pd.DataFrame:
-    """Topaz picks of one field scoring >= ``threshold`` (Topaz's score), in original pixels,
-    moved to the centroid of ``field_yx`` within a centriole radius, then those closer than
+    """Topaz picks of one field scoring >= ``threshold`` (Topaz's score; None: the field's
+    :func:`field_floor`, the candidates a rescorer scores), in original pixels, moved to the
+    centroid of ``field_yx`` within a centriole radius, then those closer than
     ``settings.merge_distance_nm`` merged."""
     picks = extract_picks(
         model_path,
         preprocessed_path,
         factor,
         radius_px=suppression_radius_px(settings.centriole_diameter_nm, pixel_nm, factor),
-        threshold=threshold,
+        threshold=EVERY_MAXIMUM_SCORE if threshold is None else threshold,
         threads=threads,
     )
+    if threshold is None:
+        picks = picks[picks["score"] >= field_floor(picks["score"])]
     picks = refine_centres(field_yx, picks, settings.centriole_radius_px(pixel_nm))
     return merge_duplicates(picks, settings.merge_distance_nm / pixel_nm)
 
@@ -690,7 +781,8 @@ def pick_field(
 @dataclass(frozen=True)
 class Calibration:
     """What a picker learned on its labelled fields beyond Topaz: the rescorer (None: ranked by
-    Topaz's score), the precision-recall curve of its ranking and the curve's best point."""
+    Topaz's score), the precision-recall curve of its ranking (expected, with a rescorer) and
+    the curve's best point."""
 
     rescorer: Rescorer | None
     curve: pd.DataFrame
@@ -700,33 +792,37 @@ class Calibration:
 def calibrate(
     fields_yx: Sequence[np.ndarray],
     candidates_by_field: Sequence[pd.DataFrame],
-    truth_by_field: Sequence[np.ndarray],
+    known_by_field: Sequence[np.ndarray],
     radius_px: float,
     match_radius_px: float,
     rescore: bool,
 ) -> Calibration:
-    """Fit the rescorer (with ``rescore``) on the labelled fields' Topaz candidates, rank the
-    candidates by it, and trace the precision-recall curve against the true centres.
+    """Fit the rescorer (:func:`fit_rescorer`; with ``rescore`` on the ring profile too) on the
+    labelled fields' Topaz candidates and their known centres (clicks, a few or all), rank the
+    candidates by it and trace the :func:`expected_curve` of its probabilities, counting the
+    known centres without a candidate, scaled by the label frequency, as missed.
 
-    Without enough centrioles or clutter to fit a rescorer, a warning is logged and the
-    candidates keep Topaz's scores.
+    Where no rescorer can be fitted, a warning is logged, the candidates keep Topaz's scores
+    and the curve is measured against the known centres, as if they were all the centrioles.
     """
-    rescorer = None
-    if rescore:
-        rescorer = fit_rescorer(
-            fields_yx, candidates_by_field, truth_by_field, radius_px, match_radius_px
+    rescorer = fit_rescorer(
+        fields_yx, candidates_by_field, known_by_field, radius_px, match_radius_px, rescore
+    )
+    if rescorer is None:
+        log.warning(
+            "fewer than %d labelled centrioles or unlabelled candidates near them on the "
+            "labelled fields: no rescoring, the picks keep Topaz's scores, and the threshold is "
+            "chosen as if the labels marked every centriole",
+            MIN_EXAMPLES,
         )
-        if rescorer is None:
-            log.warning(
-                "fewer than %d centrioles or clutter picks near them on the labelled fields: "
-                "no rescoring, the picks keep Topaz's scores",
-                MIN_EXAMPLES,
-            )
-        else:
-            log.info("%s", rescorer.describe())
-            candidates_by_field = [
-                rescorer.score(field, picks, radius_px)
-                for field, picks in zip(fields_yx, candidates_by_field, strict=True)
-            ]
-    curve = precision_recall_curve(candidates_by_field, truth_by_field, match_radius_px)
+        curve = precision_recall_curve(candidates_by_field, known_by_field, match_radius_px)
+        return Calibration(None, curve, best_threshold(curve))
+    log.info("%s", rescorer.describe())
+    scored = [
+        rescorer.score(field, picks, radius_px)
+        for field, picks in zip(fields_yx, candidates_by_field, strict=True)
+    ]
+    labelled = labelled_candidates(scored, known_by_field, match_radius_px)
+    unmatched = sum(len(k) for k in known_by_field) - sum(int(m.sum()) for m in labelled)
+    curve = expected_curve(scored, missed=unmatched / rescorer.label_frequency)
     return Calibration(rescorer, curve, best_threshold(curve))

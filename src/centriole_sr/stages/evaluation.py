@@ -77,9 +77,10 @@ def evaluate_picking(
             precision_recall_figure(
                 pd.DataFrame(calibration["curve"], columns=picking.CURVE_COLUMNS),
                 calibration["threshold"],
-                totals[-1],
+                totals[0],
                 f"picking at {match_radius_px * pixel_nm:g} nm",
                 curve,
+                evaluated_on=f"{totals[0]['field']} fields",
             )
 
 

@@ -137,55 +137,42 @@ def calibrate_picker(
     threads: int,
     threshold: PathLike,
 ) -> None:
-    """Fit the rescorer and choose the score threshold of a trained Topaz picker on its
-    labelled fields; write them to ``threshold`` (threshold.json). Logs to the caller's log.
+    """Fit the rescorer and choose the score threshold of a trained Topaz picker on its labelled
+    fields; write them to ``threshold`` (threshold.json). Logs to the caller's log.
 
-    With ``picking.rescore``, a :class:`picking.Rescorer` ranks the picks by its log-odds. With
-    ``picking.threshold: auto`` the threshold maximises F1 at ``match_radius_nm`` on the
-    labelled fields, against their ``references`` (complete centre tables, as the demo's
-    ground truth) where a field has one, else against its labels, which must then mark every
-    centriole of that field. A number is used as it is.
+    A :class:`picking.Rescorer` fitted positive-unlabelled on the known centres (the clicks, any
+    number of the centrioles of a field, or a field's complete centre table in
+    ``references``, as the demo's ground truth) gives each pick the log-odds of being a
+    centriole (on the ring profile too with ``picking.rescore``). With ``picking.threshold:
+    auto`` the threshold maximises the expected F1 at ``match_radius_nm``
+    (:func:`picking.calibrate`); a number is used as it is.
     """
     logger = picking.log
     fields, pixel_nm, factor = labelled.fields, labelled.pixel_nm, labelled.factor
-    labels = labelled.labels
     table = labelled.read_labels()
     references = {Path(path).stem: path for path in labelled.references}
-    truth = [
+    known = [
         io.read_table(references[field])[["y_px", "x_px"]].to_numpy(float)
         if field in references
         else table.loc[table["field"] == field, ["y_px", "x_px"]].to_numpy(float)
         for field in fields
     ]
-    by_labels = [field for field in fields if field not in references]
-    against = "the reference centres of the labelled fields"
-    if by_labels:
-        against = (
-            f"the labels of {', '.join(by_labels)} (every centriole there must be labelled)"
-            + (f" and the reference centres of {', '.join(references)}" if references else "")
-        )
-        per_field = table["field"].isin(by_labels).sum() / len(by_labels)
-        uses_labels = settings.threshold == "auto" or settings.rescore
-        if uses_labels and per_field < settings.expected_per_field / 2:
-            logger.warning(
-                "%s: %.1f labels per labelled field against picking.expected_per_field %d; the "
-                "rescorer learns every unlabelled centriole there as clutter, and threshold "
-                "auto counts it as a false pick: label every centriole of those fields, or "
-                "give inputs.truth",
-                labels, per_field, settings.expected_per_field,
-            )  # fmt: skip
+    by_clicks = [field for field in fields if field not in references]
+    known_from = ", ".join(
+        ([f"the clicks on {', '.join(by_clicks)}"] if by_clicks else [])
+        + ([f"the complete centre tables of {', '.join(references)}"] if references else [])
+    )
     fields_yx = [
         io.read_field(path, pixel_nm, **vars(labelled.reading))[0] for path in labelled.field_images
     ]
     candidates = [
-        picking.pick_field(model, image, field, factor, pixel_nm, settings,
-                           picking.CALIBRATION_SCORE, threads)
-        for image, field in zip(labelled.images, fields_yx, strict=True)
+        picking.pick_field(model, image, field_yx, factor, pixel_nm, settings, None, threads)
+        for image, field_yx in zip(labelled.images, fields_yx, strict=True)
     ]  # fmt: skip
     calibration = picking.calibrate(
         fields_yx,
         candidates,
-        truth,
+        known,
         settings.centriole_radius_px(pixel_nm),
         match_radius_nm / pixel_nm,
         settings.rescore,
@@ -193,14 +180,16 @@ def calibrate_picker(
     chosen = settings.threshold
     if chosen == "auto":
         chosen = calibration.best["threshold"]
-        source = f"auto: the highest F1 at {match_radius_nm:g} nm against {against}"
+        how = "expected" if calibration.rescorer else "measured against the known centres"
+        source = f"auto: the highest F1 at {match_radius_nm:g} nm, {how}, from {known_from}"
     else:
         source = "picking.threshold in the config"
     rescorer = calibration.rescorer
-    scored_by = "the rescorer's log-odds" if rescorer else "Topaz"
+    scored_with = "the rescorer's log-odds" if rescorer else "Topaz"
     logger.info(
-        "score threshold %.3f (%s; scores by %s); best F1 %.3f",
-        chosen, source, scored_by, calibration.best["f1"],
+        "score threshold %.3f (%s; scores by %s); best F1 %.3f, precision %.3f, recall %.3f",
+        chosen, source, scored_with, calibration.best["f1"], calibration.best["precision"],
+        calibration.best["recall"],
     )  # fmt: skip
     io.write_json(
         threshold,
@@ -254,7 +243,7 @@ def pick_centrioles(
         field_yx, _ = io.read_field(field, pixel_nm, **vars(reading))
         rescorer = calibration.get("rescorer")
         rescorer = picking.Rescorer.from_dict(rescorer) if rescorer else None
-        topaz_cut = rescorer.topaz_floor if rescorer else cut
+        topaz_cut = None if rescorer else cut  # None: the field's floor
         picks = picking.pick_field(
             model, image, field_yx, factor, pixel_nm, settings, topaz_cut, threads
         )
