@@ -3,24 +3,22 @@
 Run from the project root after a demo run (``snakemake --cores 2``):
 
     .venv/bin/python benchmarks/picking_benchmark.py [--radius-nm 150] [--seeds 1 2 3]
-        [--threshold-study]
+        [--clicks 3 5 10 20 40]
 
 Prints Markdown tables: per modality, precision, recall and F1 of results/picks against the
 demo's true centres at ``--radius-nm``, over the held-out fields (neither labelled nor used to
 choose the threshold) and over all fields; the picker's training time
-(logs/benchmarks/picking/train/<modality>.tsv, which includes choosing the threshold); and the
-wall-clock time of picking a 2048² field with the trained picker, as the pipeline's jobs do it
-(convert: TIFF -> MRC; preprocess: ``topaz preprocess``; extract: ``topaz extract`` with
-``--threads`` scoring threads, centroid refinement and merging), on a field tiled from the demo
-fields of that modality, step by step, with CPU seconds, which a busy machine does not inflate.
-With ``--seeds``, each modality's picker is also trained again with each ``picking.seed``
-(on the run's preprocessed labelled fields, with the train_picker rule's 2 threads, its
-threshold chosen as the pipeline does) and its held-out F1 printed, with the picks ranked by
-the rescorer (``picking.rescore``, the default) and by Topaz's score alone, each with its own
-threshold: how much of a run's F1 is the luck of one training, and what the rescorer adds.
-With ``--threshold-study`` as well, the held-out F1 of the pipeline's ranking is printed beside
-the F1 of the threshold chosen in other ways (:func:`threshold_study`): is the threshold or
-the ranking what limits it? The tables are written to docs/benchmarks/picking_benchmark.md too.
+(logs/benchmarks/picking/train/<modality>.tsv, which includes choosing the threshold); and
+the wall-clock time of picking a 2048² field with the trained picker, as the pipeline's jobs
+do it (convert: TIFF -> MRC; preprocess: ``topaz preprocess``; extract:
+``topaz extract`` with ``--threads`` scoring threads, centroid refinement and merging), on a
+field tiled from the demo fields of that modality, step by step, with CPU seconds, which a busy
+machine does not inflate. With ``--seeds``, each modality's picker is trained again for each
+``--clicks`` count and ``picking.seed``, on that many true centres of the labelled fields drawn
+with the seed and dealt over the fields (on the run's preprocessed fields, with the
+train_picker rule's 2 threads, calibrated as the pipeline calibrates), and its held-out F1 is
+printed at its own threshold and at the oracle's (the held-out fields' best), with the F1 its
+calibration expected. The tables are written to docs/benchmarks/picking_benchmark.md too.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ import argparse
 import resource
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +36,9 @@ from _config import load_config
 from _page import Page
 
 from centriole_sr import io, picking
-from centriole_sr.logs import logging_to
 from centriole_sr.settings import Picking, Reading
 from centriole_sr.stages.picking import (
     LabelledFields,
-    calibrate_picker,
     convert_to_mrc,
     pick_centrioles,
     preprocess_for_topaz,
@@ -95,16 +90,17 @@ def accuracy(config: dict, modality: str, radius_nm: float) -> list[dict]:
 READING = Reading(channel=None, z_stack="max")  # the demo's fields are 2D
 
 
-def labelled_fields(config: dict, modality: str, fields: list[str]) -> LabelledFields:
-    """The run's labelled ``fields`` of ``modality`` as the train_picker rule passes them."""
+def labelled_fields(config: dict, modality: str, fields: list[str], labels: Path) -> LabelledFields:
+    """The run's labelled ``fields`` of ``modality`` with the clicks of ``labels`` and no
+    complete centre tables: as the train_picker rule passes them for a user's data."""
     pixel_nm = config["optics"][f"{modality}_pixel_nm"]
     return LabelledFields(
         modality=modality,
         fields=fields,
         images=[ROOT / f"results/picking/{modality}/preprocessed/{f}.mrc" for f in fields],
         field_images=[ROOT / f"results/demo/{modality}/{f}.tif" for f in fields],
-        labels=ROOT / "results/demo/labels.tsv",
-        references=[ROOT / f"results/demo/truth/{modality}/{f}.tsv" for f in fields],
+        labels=labels,
+        references=[],
         factor=picking.downsample_factor(pixel_nm, config["picking"]["pixel_nm"]),
         pixel_nm=pixel_nm,
         reading=READING,
@@ -116,21 +112,17 @@ def picking_settings(config: dict, **changes) -> Picking:
     return Picking.from_dict({**config["picking"], **changes})
 
 
-def train_as_pipeline(
-    config: dict, modality: str, seed: int, fields: list[str], radius_nm: float, folder: Path
-) -> None:
-    """A picker trained on the run's preprocessed ``fields`` as the train_picker rule trains it
-    (threshold chosen on ``fields``), with ``picking.seed`` = ``seed``: ``folder`` gets
-    picker.sav and threshold.json."""
-    train_picker(
-        labelled=labelled_fields(config, modality, fields),
-        settings=picking_settings(config, seed=seed),
-        match_radius_nm=radius_nm,
-        threads=2,
-        model=folder / "picker.sav",
-        threshold=folder / "threshold.json",
-        log=folder / "train.log",
-    )
+def clicks(modality: str, fields: list[str], count: int, seed: int) -> pd.DataFrame:
+    """``count`` true centres of ``fields`` drawn at random with ``seed``, dealt over the
+    fields in turn as a user clicks a few per field: a labels table (field, x_px, y_px)."""
+    rng = np.random.default_rng(seed)
+    orders = {f: rng.permutation(len(true_centres(modality, f))) for f in fields}
+    rows = []
+    for k in range(count):
+        field = fields[k % len(fields)]
+        y, x = true_centres(modality, field)[orders[field][k // len(fields)]]
+        rows.append({"field": field, "x_px": x, "y_px": y})
+    return pd.DataFrame(rows)
 
 
 def pick_with(
@@ -152,93 +144,61 @@ def pick_with(
     return {field: io.read_table(folder / f"{field}.tsv") for field in fields}
 
 
-def recalibrate(
-    config: dict, modality: str, fields: list[str], radius_nm: float, folder: Path, rescore: bool
-) -> None:
-    """Fit the rescorer (or not) and choose the threshold of the picker in ``folder`` again, on
-    ``fields``, as the train_picker rule does with ``picking.rescore`` = ``rescore``."""
-    with logging_to(folder / "calibrate.log"):
-        calibrate_picker(
-            model=folder / "picker.sav",
-            labelled=labelled_fields(config, modality, fields),
-            settings=picking_settings(config, rescore=rescore),
-            match_radius_nm=radius_nm,
-            threads=2,
-            threshold=folder / "threshold.json",
-        )
-
-
-def seed_spread(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
-    """Held-out F1 of a picker trained as the pipeline trains it, with ``picking.seed`` =
-    ``seed``: its threshold chosen on the labelled fields, the held-out fields picked with it;
-    the picks ranked by the rescorer (``rescored``) and by Topaz's score alone (``topaz``)."""
+def clicks_study(
+    config: dict, modality: str, seed: int, count: int, radius_nm: float, folder: Path
+) -> dict:
+    """Held-out F1 of a picker trained and calibrated as the pipeline does on ``count`` clicks
+    (:func:`clicks`) with ``picking.seed`` = ``seed``: at its own threshold, and at the
+    held-out fields' best (the oracle: no threshold does better with this ranking)."""
     labelled, held_out = demo_fields(config, modality)
+    labels = folder / "labels.tsv"
+    io.write_table(labels, clicks(modality, labelled, count, seed))
     start = time.perf_counter()
-    train_as_pipeline(config, modality, seed, labelled, radius_nm, folder)
-    row = {"modality": modality, "seed": seed, "train_s": time.perf_counter() - start}
-    for name, rescore in (("topaz", False), ("rescored", True)):
-        recalibrate(config, modality, labelled, radius_nm, folder, rescore)
-        scores = pick_scores(
-            config, modality, pick_with(config, modality, folder, held_out), radius_nm
-        )
-        row[f"{name} tp/fp/fn"] = "{tp}/{fp}/{fn}".format(**scores)
-        row[f"{name}_f1"] = scores["f1"]
-    return row
-
-
-def threshold_study(config: dict, modality: str, seed: int, radius_nm: float, folder: Path) -> dict:
-    """Held-out F1 of the ``seed``'s pickers with the threshold chosen in other ways: the
-    pipeline's picker (all labelled fields) with its own threshold (chosen on the fields it
-    trained on), with the threshold of highest F1 on the labelled fields each scored by a picker
-    trained without it (folds), and with the held-out fields' own best threshold (an oracle:
-    no rule does better); and, per labelled field, a picker trained without it with the
-    threshold chosen on it (a held-out split of the labels)."""
-    labelled, held_out = demo_fields(config, modality)
+    train_picker(
+        labelled=labelled_fields(config, modality, labelled, labels),
+        settings=picking_settings(config, seed=seed),
+        match_radius_nm=radius_nm,
+        threads=2,
+        model=folder / "picker.sav",
+        threshold=folder / "threshold.json",
+        log=folder / "train.log",
+    )
+    train_s = time.perf_counter() - start
+    calibration = io.read_json(folder / "threshold.json")
+    candidates = pick_with(config, modality, folder, held_out, -1e9)
     radius_px = radius_nm / config["optics"][f"{modality}_pixel_nm"]
-
-    def best(candidates: dict[str, pd.DataFrame]) -> float:
-        curve = picking.precision_recall_curve(
-            list(candidates.values()), [true_centres(modality, f) for f in candidates], radius_px
-        )
-        return picking.best_threshold(curve)["threshold"]
-
-    def held_out_f1(candidates: dict[str, pd.DataFrame], threshold: float) -> float:
-        kept = {f: candidates[f][candidates[f]["score"] >= threshold] for f in held_out}
-        return pick_scores(config, modality, kept, radius_nm)["f1"]
-
-    train_as_pipeline(config, modality, seed, labelled, radius_nm, folder / "all")
-    every = pick_with(config, modality, folder / "all", held_out, picking.CALIBRATION_SCORE)
-    own = io.read_json(folder / "all/threshold.json")["threshold"]
-    out_of_fold, split = {}, []
-    for field in labelled:
-        others = [f for f in labelled if f != field]
-        train_as_pipeline(config, modality, seed, others, radius_nm, folder / field)
-        candidates = pick_with(
-            config, modality, folder / field, [field, *held_out], picking.CALIBRATION_SCORE
-        )
-        out_of_fold[field] = candidates[field]
-        split.append(held_out_f1(candidates, best({field: candidates[field]})))
+    curve = picking.precision_recall_curve(
+        list(candidates.values()), [true_centres(modality, f) for f in held_out], radius_px
+    )
+    own = calibration["threshold"]
+    kept = {f: table[table["score"] >= own] for f, table in candidates.items()}
     return {
         "modality": modality,
+        "clicks": count,
         "seed": seed,
-        "own_fields": held_out_f1(every, own),
-        "folds": held_out_f1(every, best(out_of_fold)),
-        "oracle": held_out_f1(every, best({f: every[f] for f in held_out})),
-        **{f"split_{field}": f1 for field, f1 in zip(labelled, split, strict=True)},
+        "threshold": own,
+        "expected_f1": calibration["best"]["f1"],
+        "pipeline_f1": pick_scores(config, modality, kept, radius_nm)["f1"],
+        "oracle_f1": picking.best_threshold(curve)["f1"],
+        "oracle_threshold": picking.best_threshold(curve)["threshold"],
+        "train_s": train_s,
     }
 
 
-def per_seed(
-    study: Callable[..., dict], config: dict, seeds: list[int], radius_nm: float
+def clicks_table(
+    config: dict, counts: list[int], seeds: list[int], radius_nm: float
 ) -> pd.DataFrame:
-    """``study(config, modality, seed, radius_nm, folder)`` for each modality and seed, each in
-    a temporary folder, its row printed as it comes; the rows as a table."""
+    """:func:`clicks_study` for each modality, click count and seed, each in a temporary
+    folder, its row printed as it comes; the rows as a table."""
     rows = []
     for modality in MODALITIES:
-        for seed in seeds:
-            with tempfile.TemporaryDirectory() as folder:
-                rows.append(study(config, modality, seed, radius_nm, Path(folder)))
-            print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
+        for count in counts:
+            for seed in seeds:
+                with tempfile.TemporaryDirectory() as folder:
+                    rows.append(
+                        clicks_study(config, modality, seed, count, radius_nm, Path(folder))
+                    )
+                print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
     return pd.DataFrame(rows)
 
 
@@ -304,9 +264,11 @@ def main() -> None:
         "--seeds", type=int, nargs="*", default=[], help="retrain with these picking.seed values"
     )
     parser.add_argument(
-        "--threshold-study",
-        action="store_true",
-        help="with --seeds: held-out F1, the threshold chosen in other ways too (3 pickers a seed)",
+        "--clicks",
+        type=int,
+        nargs="*",
+        default=[10],
+        help="with --seeds: train on this many clicks per modality, drawn from the labelled fields",
     )
     args = parser.parse_args()
     config = load_config(ROOT)
@@ -329,20 +291,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             times.append(picking_time(config, modality, args.size_px, Path(folder), args.threads))
     show(pd.DataFrame(times).to_markdown(index=False, floatfmt=".1f"))
-    if args.seeds and not args.threshold_study:
-        show(f"\n#### Held-out F1 at {args.radius_nm:g} nm of pickers trained with other seeds\n")
-        table = per_seed(seed_spread, config, args.seeds, args.radius_nm)
+    if args.seeds:
+        show(
+            f"\n#### Held-out F1 at {args.radius_nm:g} nm against the clicks per modality: the "
+            "pipeline's threshold and the oracle's\n"
+        )
+        table = clicks_table(config, args.clicks, args.seeds, args.radius_nm)
+        table["gap"] = table["oracle_f1"] - table["pipeline_f1"]
         show(table.to_markdown(index=False, floatfmt=".3f") + "\n")
-        f1 = table.groupby("modality")[["topaz_f1", "rescored_f1"]]
-        summary = f1.agg(["mean", "std", "min", "max"])
+        columns = ["pipeline_f1", "oracle_f1", "gap", "expected_f1"]
+        summary = table.groupby(["modality", "clicks"])[columns].agg(["mean", "std", "min"])
         summary.columns = [f"{score} {statistic}" for score, statistic in summary.columns]
         show(summary.to_markdown(floatfmt=".3f"))
-    if args.seeds and args.threshold_study:
-        show(f"\n#### Held-out F1 at {args.radius_nm:g} nm, the threshold chosen in other ways\n")
-        table = per_seed(threshold_study, config, args.seeds, args.radius_nm)
-        show(table.to_markdown(index=False, floatfmt=".3f") + "\n")
-        means = table.groupby("modality").mean(numeric_only=True).drop(columns="seed")
-        show(means.to_markdown(floatfmt=".3f"))
     page.write()
 
 
