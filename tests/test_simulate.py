@@ -205,6 +205,17 @@ def test_bad_demo_settings_name_the_key():
         simulate_field(OPTICS, replace(SMALL, field_size_px=64, centrioles_per_field=20), seed=0)
     with pytest.raises(InputError, match="demo.centrioles_per_field"):
         DemoParams(centrioles_per_field=0)
+    with pytest.raises(InputError, match=r"demo.centrioles_per_field .*\[low, high\]"):
+        DemoParams(centrioles_per_field=(3, 1))
+
+
+def test_a_count_range_draws_each_fields_centrioles_within_it():
+    cropped = replace(SMALL, field_size_px=128, centrioles_per_field=[1, 3], clutter_per_field=1)
+    counts = [
+        (simulate_field(OPTICS, cropped, seed=seed).centres["kind"] == "centriole").sum()
+        for seed in range(6)
+    ]
+    assert set(counts) <= {1, 2, 3} and len(set(counts)) > 1
 
 
 def test_emccd_doubles_the_shot_noise_variance_and_keeps_the_mean():

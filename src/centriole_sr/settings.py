@@ -39,7 +39,7 @@ class Demo(_Section):
     labelled_fields: int
     labels_per_field: int
     field_size_px: int
-    centrioles_per_field: int
+    centrioles_per_field: int | tuple[int, int]
     clutter_per_field: int
     sample_thickness_nm: float
     background_fraction: float

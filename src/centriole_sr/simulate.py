@@ -57,7 +57,8 @@ class DemoParams:
     """The demo sample and acquisitions; lengths in nm, photon numbers per pixel."""
 
     field_size_px: int = 1024  # confocal pixels per side of the square field
-    centrioles_per_field: int = 40  # picking targets: single barrels or mother/daughter pairs
+    # picking targets: single barrels or mother/daughter pairs; (low, high): drawn per field
+    centrioles_per_field: int | tuple[int, int] = 40
     clutter_per_field: int = 15  # non-centriole spots: diffuse blobs and point-like specks
     pair_fraction: float = 0.6  # targets that are an orthogonal mother/daughter pair
     barrel_diameter_nm: float = 240.0  # outer diameter of the labelled centriole wall
@@ -87,9 +88,11 @@ class DemoParams:
     def __post_init__(self) -> None:
         if self.field_size_px < 1:
             raise InputError(f"demo.field_size_px must be >= 1, got {self.field_size_px}")
-        if self.centrioles_per_field < 1:
+        counts = np.atleast_1d(self.centrioles_per_field)
+        if len(counts) > 2 or counts.min() < 1 or counts[0] > counts[-1]:
             raise InputError(
-                f"demo.centrioles_per_field must be >= 1, got {self.centrioles_per_field}"
+                "demo.centrioles_per_field must be a count >= 1 or [low, high] with "
+                f"1 <= low <= high, got {self.centrioles_per_field}"
             )
         if self.clutter_per_field < 0:
             raise InputError(f"demo.clutter_per_field must be >= 0, got {self.clutter_per_field}")
@@ -297,9 +300,10 @@ def _sample_objects(
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Centriole targets and clutter: the centre table and (emitters, weights) of each kind."""
     field_nm = params.field_size_px * grid.pixel_nm
-    targets = _place(
-        rng, params.centrioles_per_field, field_nm, params, np.zeros((0, 2)), "centrioles_per_field"
-    )
+    count = params.centrioles_per_field
+    if not isinstance(count, int):
+        count = int(rng.integers(count[0], count[1] + 1))
+    targets = _place(rng, count, field_nm, params, np.zeros((0, 2)), "centrioles_per_field")
     clutter = _place(rng, params.clutter_per_field, field_nm, params, targets, "clutter_per_field")
     rows = []
     centriole_points, centriole_weights = [np.zeros((0, 3))], [np.zeros(0)]
