@@ -36,7 +36,7 @@ def test_exported_package_passes_the_model_test_and_restores_as_the_pipeline(
 
     field = np.random.default_rng(0).poisson(40, (150, 170)).astype(np.float32)
     package = tmp_path / "model.bmz.zip"
-    bmz.export_bmz(model_dir / "weights.pt", model_dir / "card.json", package, field)
+    bmz.export_bmz(Restorer.from_dir(model_dir, device="cpu"), package, field)
     summary = test_model(package)
     assert summary.status == "passed", summary.display() or [
         (d.name, d.errors) for d in summary.details if d.status != "passed"

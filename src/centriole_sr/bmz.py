@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from centriole_sr import io, model
-from centriole_sr.restore import context_px
+from centriole_sr.restore import Restorer, context_px
 
 PathLike = str | os.PathLike
 TEST_INPUT_PX = 128
@@ -146,15 +146,14 @@ def _cover(test_in: np.ndarray, test_out: np.ndarray, path: Path) -> None:
 
 
 def export_bmz(
-    weights: PathLike,
-    card: PathLike,
+    restorer: Restorer,
     output: PathLike,
     field: np.ndarray,
     *,
     summary: PathLike | None = None,
     name: str = "centriole-sr widefield to confocal",
 ) -> Path:
-    """Write a trained model (weights.pt with its card.json) as a BioImage Model Zoo zip to
+    """Write a trained model (a :class:`Restorer` on the CPU) as a BioImage Model Zoo zip to
     ``output``, with a test input cut from the widefield ``field`` (normalised by the package
     itself) and the validation figures of ``summary`` (summary.csv). bioimageio.spec validates
     the package while it is written. Returns ``output``.
@@ -162,9 +161,6 @@ def export_bmz(
     from bioimageio.spec import ValidationContext, save_bioimageio_package
     from bioimageio.spec.model import v0_5 as bmz
 
-    from centriole_sr.restore import Restorer
-
-    restorer = Restorer.from_files(weights, card, device="cpu")
     model_card = restorer.card
     network = restorer.model.eval()
     test_in = test_input(field)

@@ -202,8 +202,7 @@ def run_export_bmz(args: argparse.Namespace) -> int:
 
     restorer = Restorer.from_dir(args.model_dir, device="cpu")
     field, _ = io.read_field(args.test_image, restorer.widefield_pixel_nm)
-    export_bmz(args.model_dir / "weights.pt", args.model_dir / "card.json", args.package,
-               field, summary=args.summary)  # fmt: skip
+    export_bmz(restorer, args.package, field, summary=args.summary)
     print(f"{args.package} written", file=sys.stderr)
     return 0
 

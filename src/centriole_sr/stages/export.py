@@ -25,8 +25,10 @@ def export_bmz(
     """Write ``package`` (a bioimage.io model zip, :func:`centriole_sr.bmz.export_bmz`) with its
     test input cut from the widefield ``field`` and the validation figures of ``summary``."""
     from centriole_sr.bmz import export_bmz as write_package
+    from centriole_sr.restore import Restorer
 
     with logging_to(log) as logger:
         widefield, _ = io.read_field(field, pixel_nm, **vars(reading))
-        write_package(weights, card, package, widefield, summary=summary)
+        restorer = Restorer.from_files(weights, card, device="cpu")
+        write_package(restorer, package, widefield, summary=summary)
         logger.info("%s written, test input from %s", package, field)
