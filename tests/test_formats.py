@@ -7,6 +7,7 @@ writes (channels with names, pixel size), and the routing of vendor endings to i
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -46,27 +47,39 @@ def test_bioio_reads_channels_z_and_pixel_size_from_a_file_it_wrote(tmp_path):
 
 def test_vendor_endings_are_fields_read_through_bioio(tmp_path, monkeypatch):
     """A .nd2 field is read by bioio; its channel is chosen by name and its z-stack projected
-    as for TIFFs; a file bioio cannot read stops, naming it."""
+    as for TIFFs; its shape comes from the header alone; a file bioio cannot read stops,
+    naming it."""
     pytest.importorskip("bioio")
     data = _two_channels()
-    calls = []
+    reads = []
 
-    def fake_bioio(path):
-        calls.append(path)
-        return data, "CZYX", 90.0, ["dna", "centrin"]
+    class VendorFile:  # what bioio.BioImage gives of a file: lazy pixels, metadata
+        dims = SimpleNamespace(Y=40, X=50)
+        physical_pixel_sizes = SimpleNamespace(X=0.09)
+        channel_names = ["dna", "centrin"]
+
+        def __init__(self, path):
+            self.path = path
+
+        def get_image_data(self, order, T):
+            reads.append((self.path, order, T))
+            return data
 
     for name in ("a.nd2", "b.CZI", "c.lif"):
         (tmp_path / name).write_bytes(b"vendor bytes")
     assert list(io.find_fields(tmp_path)) == ["a", "b", "c"]
-    monkeypatch.setattr(io, "read_with_bioio", fake_bioio)
+    monkeypatch.setattr(io, "_bioimage", VendorFile)
     image, pixel_nm = io.read_field(tmp_path / "a.nd2", 90.0, channel="centrin", z_stack="max")
-    assert calls == [tmp_path / "a.nd2"] and pixel_nm == 90.0
+    assert reads == [(tmp_path / "a.nd2", "CZYX", 0)] and pixel_nm == pytest.approx(90.0)
     np.testing.assert_array_equal(image, data[1].max(axis=0).astype(np.float32))
     assert io.field_shape_yx(tmp_path / "b.CZI") == (40, 50)
+    assert len(reads) == 1  # the shape read no pixels
     monkeypatch.undo()
     with pytest.raises(io.InputError, match="not readable by bioio") as error:
         io.read_field(tmp_path / "c.lif", 90.0)
     assert "c.lif" in str(error.value)
+    with pytest.raises(io.InputError, match="not readable by bioio"):
+        io.field_shape_yx(tmp_path / "c.lif")
 
 
 def test_our_ome_tiffs_open_in_bioio_at_their_pixel_size(tmp_path):

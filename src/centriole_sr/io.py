@@ -231,9 +231,8 @@ VENDOR_SUFFIXES = (".czi", ".nd2", ".lif")
 IMAGE_SUFFIXES = TIFF_SUFFIXES + VENDOR_SUFFIXES
 
 
-def read_with_bioio(path: str | os.PathLike) -> tuple[np.ndarray, str, float | None, list[str]]:
-    """An image through bioio (first scene, first time point): its pixels, their axes
-    ("CZYX"), the pixel size in nm (None where the file has none) and the channel names.
+def _bioimage(path: str | os.PathLike) -> Any:
+    """A vendor file opened through bioio (lazily: pixels are read on demand).
 
     Without bioio (``pip install -e '.[formats]'``) it stops, naming the extra.
     """
@@ -245,7 +244,16 @@ def read_with_bioio(path: str | os.PathLike) -> tuple[np.ndarray, str, float | N
             "install it with: pip install -e '.[formats]'"
         ) from error
     try:
-        image = BioImage(path)
+        return BioImage(path)
+    except Exception as error:  # each reader raises its own types for a bad file
+        raise InputError(f"{path}: not readable by bioio ({error}); re-export it") from error
+
+
+def read_with_bioio(path: str | os.PathLike) -> tuple[np.ndarray, str, float | None, list[str]]:
+    """An image through bioio (first scene, first time point): its pixels, their axes
+    ("CZYX"), the pixel size in nm (None where the file has none) and the channel names."""
+    image = _bioimage(path)
+    try:
         pixels = np.asarray(image.get_image_data("CZYX", T=0))
         size_um = image.physical_pixel_sizes.X
         names = [str(name) for name in (image.channel_names or [])]
@@ -289,10 +297,10 @@ def find_fields(folder: str | os.PathLike) -> dict[str, Path]:
 
 
 def field_shape_yx(path: str | os.PathLike) -> tuple[int, int]:
-    """(height, width) in pixels of a field, from a TIFF's header (pixels are not read) or
-    from bioio for vendor formats."""
+    """(height, width) in pixels of a field, from its header (pixels are not read)."""
     if Path(path).name.lower().endswith(VENDOR_SUFFIXES):
-        return read_with_bioio(path)[0].shape[-2:]
+        dims = _bioimage(path).dims
+        return dims.Y, dims.X
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
