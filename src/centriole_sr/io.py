@@ -426,18 +426,13 @@ def percentile_bounds(
 
 
 def denormalize_percentile(
-    normalized: np.ndarray,
-    reference: np.ndarray,
-    dtype: np.dtype | str,
-    low: float = 1.0,
-    high: float = 99.8,
+    normalized: np.ndarray, bounds: tuple[float, float], dtype: np.dtype | str
 ) -> np.ndarray:
-    """Map 0 and 1 back to the ``low`` and ``high`` percentiles of ``reference``, as ``dtype``.
-
-    The inverse of :func:`normalize_percentile` on ``reference``'s intensity scale;
-    integer types are rounded and clipped to their range.
+    """Map 0 and 1 back to ``bounds`` (:func:`percentile_bounds` of the image that was
+    normalised), as ``dtype``: the inverse of :func:`normalize_percentile` on that image's
+    intensity scale; integer types are rounded and clipped to their range.
     """
-    lo, hi = percentile_bounds(reference, low, high)
+    lo, hi = bounds
     image = normalized.astype(np.float64) * (hi - lo) + lo
     dtype = np.dtype(dtype)
     if np.issubdtype(dtype, np.integer):

@@ -437,7 +437,7 @@ class Restorer:
         output_pixel_nm = source_pixel_nm / self.pixel_ratio
         if output_dtype == "input":
             low, high = io.percentile_bounds(image)
-            restored = io.denormalize_percentile(restored, image, io.stored_dtype(path))
+            restored = io.denormalize_percentile(restored, (low, high), io.stored_dtype(path))
             trust_map = None if trust_map is None else trust_map * np.float32(high - low)
         metadata = {**self.metadata(), "source": Path(path).name}
         if trust_map is not None:
