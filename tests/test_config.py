@@ -56,7 +56,8 @@ def test_labels_without_modality_apply_to_every_modality(tmp_path):
         ("confocal", "b"),
         ("widefield", "b"),
     ]
-    assert labelled_fields_by_modality(path, fields) == {"confocal": ["a", "b"], "widefield": ["b"]}
+    labelled = labelled_fields_by_modality(read_labels(path, fields), fields)
+    assert labelled == {"confocal": ["a", "b"], "widefield": ["b"]}
 
 
 def test_labels_naming_unknown_fields_stop(tmp_path):

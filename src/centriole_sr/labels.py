@@ -205,15 +205,10 @@ def _complete_rows(table: pd.DataFrame, path: Path, required: list[str]) -> pd.D
 
 
 def labelled_fields_by_modality(
-    path: PathLike,
-    fields: Mapping[str, list[str]],
-    *,
-    unit: LabelUnit = "px",
-    pixel_nm: Mapping[str, float] | None = None,
+    labels: pd.DataFrame, fields: Mapping[str, list[str]]
 ) -> dict[str, list[str]]:
-    """The fields that carry labels, per modality, in the order of ``fields`` (a modality
-    without any: an empty list)."""
-    labels = read_labels(path, fields, unit=unit, pixel_nm=pixel_nm)
+    """The fields that carry ``labels`` (:func:`read_labels`), per modality, in the order of
+    ``fields`` (a modality without any: an empty list)."""
     return {
         modality: [
             name
@@ -230,9 +225,9 @@ def check_labels_inside(
     *,
     unit: LabelUnit = "px",
     pixel_nm: Mapping[str, float] | None = None,
-) -> None:
-    """Stop naming the labels whose (x, y) lie outside their field (``images``: the image file
-    of each field, per modality)."""
+) -> pd.DataFrame:
+    """The labels of ``path`` (:func:`read_labels`); stop naming those whose (x, y) lie outside
+    their field (``images``: the image file of each field, per modality)."""
     fields = {modality: list(paths) for modality, paths in images.items()}
     labels = read_labels(path, fields, unit=unit, pixel_nm=pixel_nm)
     outside = []
@@ -259,3 +254,4 @@ def check_labels_inside(
             f"{path}: label(s) outside their field: {shown}. Coordinates are pixels of the "
             f"field itself, x the column and y the row, from 0{hint}"
         )
+    return labels

@@ -74,8 +74,9 @@ else:
         else None
     )
     LABEL_UNITS = {"unit": config["inputs"]["label_unit"], "pixel_nm": PIXEL_NM}
-    LABELLED = labelled_fields_by_modality(LABELS, FIELDS, **LABEL_UNITS)
-    check_labels_inside(LABELS, IMAGES, **LABEL_UNITS)
+    LABELLED = labelled_fields_by_modality(
+        check_labels_inside(LABELS, IMAGES, **LABEL_UNITS), FIELDS
+    )
 
 # The modalities that are picked: labelled, or given a picker (picking.model).
 PICKED = picked_modalities(LABELLED, config["picking"]["model"], LABELS)
