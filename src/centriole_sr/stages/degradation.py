@@ -3,9 +3,10 @@ source), degraded training pairs, and how they compare with real widefield patch
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,26 +80,35 @@ def _microscope_sigma_nm(
     return psf.paraxial_sigma_nm(optics, modality), {"source": "optics (paraxial)"}
 
 
+FieldReader = Callable[[PathLike, float], np.ndarray]
+
+
+def _field_reader(reading: Reading) -> FieldReader:
+    """A field's 2D plane by path and pixel size (nm), read from its file once: the noise and
+    the optics calibrations read the same fields."""
+
+    @functools.cache
+    def read(path: PathLike, pixel_nm: float) -> np.ndarray:
+        return io.read_field(path, pixel_nm, **vars(reading))[0]
+
+    return read
+
+
 def _noise_calibration_data(
     fields: Sequence[PathLike],
     field_patches: Sequence[PathLike],
     confocal_fields: Sequence[PathLike],
     confocal_patches: Sequence[PathLike],
     optics: Optics,
-    reading: Reading,
+    read: FieldReader,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray]]:
     """(widefield field, its patches) pairs and the confocal patches for noise. Without
     widefield patches (the widefield is not picked), whole fields stand for patches on both
     sides."""
-    widefield_fields = [
-        io.read_field(field, optics.widefield_pixel_nm, **vars(reading))[0] for field in fields
-    ]
+    widefield_fields = [read(field, optics.widefield_pixel_nm) for field in fields]
     if not field_patches:
         log.info("no widefield picks: the noise is calibrated on whole fields")
-        confocal = [
-            _working(io.read_field(f, optics.confocal_pixel_nm, **vars(reading))[0], optics)
-            for f in confocal_fields
-        ]
+        confocal = [_working(read(f, optics.confocal_pixel_nm), optics) for f in confocal_fields]
         return [(field, field[None]) for field in widefield_fields], confocal
     widefield = [
         (field, load_patches(patches)["patches"])
@@ -173,6 +183,7 @@ def degradation_model(
     """
     from centriole_sr.figures import calibration_figure, message_figure
 
+    read = _field_reader(reading)
     with logging_to(log) as logger:
         sigma_nm, details = {}, {}
         for modality in ("widefield", "confocal"):
@@ -195,13 +206,13 @@ def degradation_model(
             origins[key] = f"widefield PSF over {thickness_nm:g} nm" if from_psf else "config"
         model["parameter_sources"] = origins
         noise = _NoiseCalibration(settings, calibration_fields, calibration_patches,
-                                  confocal_fields, confocal_patches, optics, reading)  # fmt: skip
+                                  confocal_fields, confocal_patches, optics, read)  # fmt: skip
         noise.apply(model)
         fitted = None
         if settings.calibrates_optics:
             fitted = _calibrate_optics(
                 model, settings, optics, (confocal_fields, confocal_patches),
-                (calibration_fields, calibration_patches), reading, logger,
+                (calibration_fields, calibration_patches), read, logger,
             )  # fmt: skip
             noise.apply(model)  # the noise as the calibrated haze and blur leave it
         logger.info("%s", model)
@@ -220,12 +231,12 @@ class _NoiseCalibration:
     KEYS = ("peak_photons", "read_noise_photons")
 
     def __init__(self, settings: Degradation, fields, field_patches, confocal_fields,
-                 confocal_patches, optics: Optics, reading: Reading) -> None:  # fmt: skip
+                 confocal_patches, optics: Optics, read: FieldReader) -> None:  # fmt: skip
         self.settings = settings
         self.data = None
         if settings.calibrates_noise:
             self.data = _noise_calibration_data(
-                fields, field_patches, confocal_fields, confocal_patches, optics, reading
+                fields, field_patches, confocal_fields, confocal_patches, optics, read
             )
         self.fields = ", ".join(Path(field).stem for field in fields)
 
@@ -251,7 +262,7 @@ def _calibrate_optics(
     optics: Optics,
     confocal_inputs: tuple[Sequence[PathLike], Sequence[PathLike]],
     widefield_inputs: tuple[Sequence[PathLike], Sequence[PathLike]],
-    reading: Reading,
+    read: FieldReader,
     logger: logging.Logger,
 ) -> calibration.Calibration | None:
     """Fit the haze and blur of ``model`` on the widefield fields, in place; None (and the
@@ -260,7 +271,7 @@ def _calibrate_optics(
 
     def fields_with_picks(inputs, pixel_nm: float) -> list[tuple[np.ndarray, np.ndarray]]:
         return [
-            (io.read_field(field, pixel_nm, **vars(reading))[0],
+            (read(field, pixel_nm),
              load_patches(patches)["centres_yx_px"])
             for field, patches in zip(*inputs, strict=True)
         ]  # fmt: skip
