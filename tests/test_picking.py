@@ -355,6 +355,22 @@ def test_ring_profile_tells_diffuse_blobs_from_compact_spots():
     ).all()
 
 
+def test_width_across_tells_a_tilted_barrel_from_a_blob():
+    """A barrel seen from the side (sigma 1.5 x 4 px, tilted 45 degrees) is narrow across its
+    axis; a blob (sigma 7 px) is wide in every direction; no light above the background gives
+    the reach."""
+    yy, xx = np.mgrid[:128, :128].astype(float)
+    along, across = ((yy - 40) + (xx - 40)) / np.sqrt(2), ((yy - 40) - (xx - 40)) / np.sqrt(2)
+    image = 0.1 + np.exp(-(along**2) / (2 * 4.0**2) - across**2 / (2 * 1.5**2))
+    image += np.exp(-((yy - 90) ** 2 + (xx - 90) ** 2) / (2 * 7.0**2))
+    picks = pd.DataFrame({"y_px": [40.0, 90.0], "x_px": [40.0, 90.0]})
+    barrel, blob = picking.width_across(image, picks, radius_px=4.0)
+    assert barrel == pytest.approx(1.5 / 4.0, rel=0.1)
+    assert blob > 2.5 * barrel
+    flat = picking.width_across(np.full((64, 64), 0.1), picks.iloc[:1], radius_px=4.0)
+    np.testing.assert_array_equal(flat, [picking.WIDTH_REACH_RADII])
+
+
 def test_rescorer_fitted_on_one_field_ranks_spots_above_blobs_on_another():
     image, candidates, spots = spots_and_blobs(np.random.default_rng(1))
     rescorer = picking.fit_rescorer([image], [candidates], [spots], 4.0, 3.0)

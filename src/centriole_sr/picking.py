@@ -47,10 +47,12 @@ EVERY_MAXIMUM_SCORE = -1e4
 # A field's candidates scoring below its median Topaz score plus this many median absolute
 # deviations are background, not scored: most local maxima are background, so the floor
 # follows the picker's scale on each field, on fields it trained on (where the clicked
-# centrioles score far above the others) and on new ones alike. 5: on the demo 3 let
-# background into the rescorer's fit (confocal held-out F1 0.89 against 0.94), 12 dropped
-# dim widefield centrioles (recall 0.57).
-FLOOR_MADS = 5.0
+# centrioles score far above the others) and on new ones alike. 4: on the demo (5 picker
+# seeds, 10 clicks) 5 left some pickers' widefield centrioles without a candidate (14 of 40
+# on a field; held-out F1 at the best threshold 0.928 against 0.944), 2 let in background
+# the rescorer passes (widefield F1 at its threshold 0.875 against 0.914), 12 dropped dim
+# widefield centrioles (recall 0.57).
+FLOOR_MADS = 4.0
 
 # ``topaz preprocess --sample`` by default (picking.gmm_sample): the GMM normalisation is fitted
 # on one pixel in this many. Fitting all pixels of a 2048² field takes 40 s of CPU (12 EM fits of
@@ -534,9 +536,18 @@ BACKGROUND_RADII = (5.5, 8.0)
 RING_RATIO_RANGE = (-1.0, 2.0)
 # Fewest labelled centrioles, and fewest unlabelled candidates, to fit a rescorer on.
 MIN_EXAMPLES = 3
-FEATURE_NAMES = ("Topaz score",) + tuple(
-    f"ring {inner:g}-{outer:g}"
-    for inner, outer in zip(RING_EDGES_RADII[1:-1], RING_EDGES_RADII[2:], strict=True)
+# A pick's width across (:func:`width_across`): the standard deviation of its light, above the
+# local background, within WIDTH_REACH_RADII centriole radii, across its narrowest direction.
+# A barrel is narrow across its axis whatever its tilt (its diameter is about half a
+# centriole's length); a diffuse blob is wide in every direction.
+WIDTH_REACH_RADII = 2.0
+FEATURE_NAMES = (
+    ("Topaz score",)
+    + tuple(
+        f"ring {inner:g}-{outer:g}"
+        for inner, outer in zip(RING_EDGES_RADII[1:-1], RING_EDGES_RADII[2:], strict=True)
+    )
+    + ("width across",)
 )
 # A candidate's probability of being a centriole is capped below 1, so that its log-odds is
 # finite: the most certain candidates tie at logit(PROBABILITY_CAP), 9.2.
@@ -564,6 +575,30 @@ def ring_profile(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np
             ratios = means[1:] / means[0]
         profiles[index] = np.clip(np.nan_to_num(ratios, nan=RING_RATIO_RANGE[1]), *RING_RATIO_RANGE)
     return profiles
+
+
+def width_across(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np.ndarray:
+    """The standard deviation of each pick's light above the local background (the median of
+    the ``BACKGROUND_RADII`` annulus) within ``WIDTH_REACH_RADII`` of it, along its narrowest
+    principal axis, in units of ``radius_px``: shape (picks,). A pick with no light above the
+    background gets ``WIDTH_REACH_RADII``."""
+    image = np.asarray(image, np.float32)
+    background_inner, background_outer = np.asarray(BACKGROUND_RADII) * radius_px
+    reach = int(np.ceil(background_outer))
+    widths = np.full(len(picks), WIDTH_REACH_RADII)
+    for index, (y, x) in enumerate(picks[["y_px", "x_px"]].to_numpy(float)):
+        window, yy, xx = _window(image, (y, x), reach)
+        distance = np.hypot(yy - y, xx - x)
+        ring = (distance >= background_inner) & (distance <= background_outer)
+        inside = distance <= WIDTH_REACH_RADII * radius_px
+        weight = np.clip(window[inside] - np.median(window[ring]), 0.0, None)
+        if weight.sum() <= 0:
+            continue
+        offsets = np.stack([yy[inside] - y, xx[inside] - x])
+        covariance = np.cov(offsets, aweights=weight, bias=True)
+        narrowest = max(float(np.linalg.eigvalsh(covariance)[0]), 0.0)
+        widths[index] = np.sqrt(narrowest) / radius_px
+    return widths
 
 
 @dataclass(frozen=True)
@@ -625,8 +660,15 @@ class Rescorer:
 
 
 def candidate_features(image: np.ndarray, picks: pd.DataFrame, radius_px: float) -> np.ndarray:
-    """The rescorer's features of each pick: its Topaz score, then its ring profile."""
-    return np.column_stack([picks["score"].to_numpy(float), ring_profile(image, picks, radius_px)])
+    """The rescorer's features of each pick: its Topaz score, its ring profile, its width across
+    (a rescorer fitted before the width uses the features it knows, the first ones)."""
+    return np.column_stack(
+        [
+            picks["score"].to_numpy(float),
+            ring_profile(image, picks, radius_px),
+            width_across(image, picks, radius_px),
+        ]
+    )
 
 
 def capped(features: np.ndarray, topaz_cap: float | None) -> np.ndarray:
