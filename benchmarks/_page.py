@@ -112,10 +112,10 @@ class Page:
         return write_page(self.name, self.title, "\n".join(self.parts))
 
 
-def save_runs(path: Path, scores, add: bool):
-    """Write a benchmark's table of runs (pandas, with ``variant`` and ``seed`` columns) to
-    ``path`` and return it; with ``add``, the rows already there stay, except those of a
-    variant and seed that ``scores`` has anew."""
+def save_runs(path: Path, scores, add: bool, keys: tuple[str, ...] = ("variant", "seed")):
+    """Write a benchmark's table of runs (pandas, with ``keys`` columns) to ``path`` and return
+    it; with ``add``, the rows already there stay, except those of a run (its ``keys``) that
+    ``scores`` has anew."""
     import pandas as pd
 
     if add and path.exists():
@@ -123,7 +123,7 @@ def save_runs(path: Path, scores, add: bool):
         if scores.empty:
             scores = before
         else:
-            runs = scores[["variant", "seed"]].drop_duplicates()
+            runs = scores[list(keys)].drop_duplicates()
             kept = before.merge(runs, how="left", indicator=True)["_merge"] == "left_only"
             scores = pd.concat([before[kept.to_numpy()], scores], ignore_index=True)
     path.parent.mkdir(parents=True, exist_ok=True)
