@@ -4,7 +4,7 @@ Run from the project root after a demo run (``snakemake --cores 2``), or on a va
 demo, which it first runs to its picking evaluation in ``--workdir``:
 
     .venv/bin/python benchmarks/picking_benchmark.py [--radius-nm 150] [--seeds 1 2 3]
-        [--clicks 3 5 10 20 40] [--size-px 2048] [--variant small_fields --workdir DIR]
+        [--clicks 3 5 10 20 40] [--size-px 2048 312] [--variant small_fields --workdir DIR]
 
 Prints Markdown tables: per modality, precision, recall and F1 of results/picks against the
 demo's true centres at ``--radius-nm``, over the held-out fields (neither labelled nor used to
@@ -26,6 +26,7 @@ are written to docs/benchmarks/picking_benchmark.md too (picking_benchmark_<vari
 from __future__ import annotations
 
 import argparse
+import importlib
 import resource
 import shutil
 import subprocess
@@ -308,8 +309,8 @@ def cpu_s() -> float:
 
 def picking_time(run: Run, modality: str, size_px: int, folder: Path, threads: int) -> dict:
     """Seconds (wall and CPU) of each step of picking one ``size_px``² field tiled from the demo
-    fields of ``modality``, as the pipeline's jobs run them (``threads``: Topaz's scoring threads,
-    the pick_centrioles rule's)."""
+    fields of ``modality``, as the pipeline's jobs run them once Topaz is loaded (``threads``:
+    Topaz's scoring threads, the pick_centrioles rule's)."""
     pixel_nm = run.config["optics"][f"{modality}_pixel_nm"]
     tiles = [
         tifffile.imread(p) for p in sorted((run.root / f"results/demo/{modality}").glob("*.tif"))
@@ -356,7 +357,7 @@ def picking_time(run: Run, modality: str, size_px: int, folder: Path, threads: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--radius-nm", type=float, default=150.0)
-    parser.add_argument("--size-px", type=int, default=2048)
+    parser.add_argument("--size-px", type=int, nargs="+", default=[2048])
     parser.add_argument("--threads", type=int, default=2, help="Topaz scoring threads")
     parser.add_argument(
         "--seeds", type=int, nargs="*", default=[], help="retrain with these picking.seed values"
@@ -395,16 +396,30 @@ def main() -> None:
         for m in MODALITIES
     ]
     show(pd.DataFrame(train).to_markdown(index=False, floatfmt=".1f") + "\n")
-    show(f"#### Picking one {args.size_px}² field with the trained picker (s)\n")
+    sizes = " and ".join(f"{size}²" for size in args.size_px)
+    show(f"#### Picking one {sizes} field with the trained picker (s)\n")
+    start = time.perf_counter()
+    for module in ("topaz.extract", "topaz.commands.preprocess"):
+        importlib.import_module(module)
+    show(
+        f"Loading Topaz and PyTorch, once per process (a pipeline job, a `centriole-sr pick` "
+        f"call): {time.perf_counter() - start:.1f} s; then each field:\n"
+    )
     times = []
-    for modality in MODALITIES:
-        with tempfile.TemporaryDirectory() as folder:
-            times.append(picking_time(run, modality, args.size_px, Path(folder), args.threads))
+    for size_px in args.size_px:
+        for modality in MODALITIES:
+            with tempfile.TemporaryDirectory() as folder:
+                times.append(picking_time(run, modality, size_px, Path(folder), args.threads))
     show(pd.DataFrame(times).to_markdown(index=False, floatfmt=".1f"))
+    scores = ROOT / f"docs/benchmarks/picking_benchmark{suffix}.csv"
+    if not args.seeds and scores.is_file():
+        page.parts += [
+            "\nThe pickers that earlier runs retrained with `--seeds` (not rerun now):",
+            *clicks_section(pd.read_csv(scores), args.radius_nm, scores.name),
+        ]
     page.write()
     if args.seeds:
         fixed = list(page.parts)
-        scores = ROOT / f"docs/benchmarks/picking_benchmark{suffix}.csv"
 
         def progress(table: pd.DataFrame) -> None:
             table = save_runs(scores, table, args.add, keys=("modality", "clicks", "seed"))

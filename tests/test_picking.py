@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -126,22 +127,55 @@ def test_preprocess_gmm_sample_is_seeded_and_close_to_fitting_every_pixel(tmp_pa
 
 
 def test_topaz_commands_run_as_the_topaz_cli_runs_them(tmp_path, caplog):
-    """run_topaz imports only the command it runs; its output is the `topaz` program's."""
+    """run_topaz imports only the command it runs, in another process or in this one; its
+    output is the `topaz` program's, and so is what it prints, logged; in this process, the
+    generators Topaz draws from and PyTorch's thread count are as they were before."""
+    import random
+
+    import torch
+
     caplog.set_level(logging.INFO)
     rng = np.random.default_rng(2)
     field = -spot_field((128, 128), separated_centres((128, 128), 6, 20.0, rng), 3.0, rng)
     picking.write_mrc(tmp_path / "field.mrc", field)
-    args = ["preprocess", "-s", "2", "--sample", "1", "-j", "1"]
-    picking.run_topaz([*args, "-o", str(tmp_path / "ours"), str(tmp_path / "field.mrc")])
+
+    def preprocess(out: str, sample: int, **how) -> np.ndarray:
+        args = ["preprocess", "-s", "2", "--sample", str(sample), "-j", "1", "-v"]
+        picking.run_topaz([*args, "-o", str(tmp_path / out), str(tmp_path / "field.mrc")], **how)
+        return picking.read_mrc(tmp_path / out / "field.mrc")
+
+    def draws_after_seeding(then: Callable[[], object] = lambda: None) -> tuple:
+        random.seed(7)
+        np.random.seed(7)  # noqa: NPY002
+        torch.manual_seed(7)
+        then()
+        state = (random.random(), np.random.random(), float(torch.rand(1)))  # noqa: NPY002
+        return (*state, torch.get_num_threads(), np.random.default_rng)
+
+    ours = preprocess("ours", 1)
+    assert caplog.messages[0].startswith(
+        f"$ topaz preprocess -s 2 --sample 1 -j 1 -v -o {tmp_path}"
+    )
     program = Path(sys.executable).with_name("topaz")
-    subprocess.run(
-        [program, *args, "-o", str(tmp_path / "cli"), str(tmp_path / "field.mrc")],
-        check=True, capture_output=True,
+    cli = subprocess.run(
+        [program, "preprocess", "-s", "2", "--sample", "1", "-j", "1", "-v",
+         "-o", str(tmp_path / "cli"), str(tmp_path / "field.mrc")],
+        check=True, capture_output=True, text=True,
     )  # fmt: skip
-    ours, cli = (picking.read_mrc(tmp_path / d / "field.mrc") for d in ("ours", "cli"))
-    assert ours.shape == (64, 64)
-    np.testing.assert_array_equal(ours, cli)
-    assert caplog.messages[0].startswith(f"$ topaz preprocess -s 2 --sample 1 -j 1 -o {tmp_path}")
+    printed = [line for line in (cli.stdout + cli.stderr).splitlines() if line]
+    assert ours.shape == (64, 64) and printed
+    np.testing.assert_array_equal(ours, picking.read_mrc(tmp_path / "cli" / "field.mrc"))
+    np.testing.assert_array_equal(preprocess("here", 1, in_process=True), ours)
+    topaz_lines = [r.getMessage() for r in caplog.records if r.name == "centriole_sr.topaz"]
+    assert topaz_lines == printed + printed  # in another process, then in this one
+    # seeded, one pixel in 3 sampled: the same sample in this process as in another
+    elsewhere = preprocess("seeded", 3, seed=4)
+    here = partial(preprocess, "seeded here", 3, seed=4, in_process=True)
+    assert draws_after_seeding(here) == draws_after_seeding()
+    np.testing.assert_array_equal(
+        picking.read_mrc(tmp_path / "seeded here" / "field.mrc"), elsewhere
+    )
+    assert not np.array_equal(elsewhere, ours)
 
 
 def test_labels_to_targets_uses_topaz_names_and_x_as_column():
@@ -162,14 +196,37 @@ def test_write_mrc_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["field.mrc"]
 
 
-def test_failed_topaz_command_names_command_and_its_output(tmp_path, caplog):
+@pytest.mark.parametrize("in_process", [False, True])
+def test_failed_topaz_command_names_command_and_its_output(tmp_path, caplog, in_process):
     caplog.set_level(logging.INFO)
     with pytest.raises(picking.TopazError) as error:
-        picking.run_topaz(["extract", "--no-such-option"])
+        picking.run_topaz(["extract", "--no-such-option"], in_process=in_process)
     message = str(error.value)
     assert "extract --no-such-option" in message
     assert "unrecognized arguments" in message  # from its last lines of output
     assert "unrecognized arguments" in caplog.text  # and logged as it came
+
+
+@pytest.mark.parametrize("radius_px", [1, 3, 6])
+def test_suppression_keeps_the_maxima_topaz_keeps(radius_px):
+    """The same picks, scores and order as Topaz's own greedy loop, on smooth and rough score
+    maps (its loop wraps discs across the left and right edges: those columns score low)."""
+    from topaz.algorithms import non_maximum_suppression
+
+    rng = np.random.default_rng(radius_px)
+    for smoothing_px in (0.7, 3.0):
+        scores = ndimage.gaussian_filter(rng.normal(size=(200, 180)), smoothing_px)
+        scores = scores.astype(np.float32)
+        scores[:, : radius_px + 1] = scores[:, -radius_px - 1 :] = -10.0
+        topaz_scores, topaz_xy = non_maximum_suppression(scores, radius_px, -5.0)
+        yx, kept = picking.suppress_non_maxima(scores, radius_px, -4.0)
+        assert len(kept) > 50
+        np.testing.assert_array_equal(kept, topaz_scores)  # highest first, as Topaz
+        # the same pixels; of equal float32 scores (a few here) Topaz's sort puts either first
+        assert set(map(tuple, yx.tolist())) == set(map(tuple, topaz_xy[:, ::-1].tolist()))
+        # every kept pixel tops its disc among the pixels not suppressed before it
+        yx_high, _ = picking.suppress_non_maxima(scores, radius_px, float(kept[len(kept) // 2]))
+        np.testing.assert_array_equal(yx_high, yx[: len(yx_high)])
 
 
 def test_match_picks_counts_one_to_one():
@@ -532,9 +589,33 @@ def test_topaz_learns_to_pick_spots_from_a_few_labels(tmp_path, caplog):
         expected = everything[everything["score"] >= threshold].reset_index(drop=True)
         assert len(above) == len(expected) >= rank + 1
         pd.testing.assert_frame_equal(above, expected)
-    command = [message for message in caplog.messages if message.startswith("$ ")][-1]
-    assert f" -t {threshold - picking.EXTRACT_MARGIN!r} " in command
-    assert f" -p {picking.SCORE_PATCH_PX} " in command
+    # the picks `topaz extract` writes, away from the left and right edges (see
+    # test_suppression_keeps_the_maxima_topaz_keeps)
+    program = Path(sys.executable).with_name("topaz")
+    subprocess.run(
+        [program, "extract", "-m", model, "-r", str(suppression_px), "-t=-1e5",
+         "-p", str(picking.SCORE_PATCH_PX), "-o", tmp_path / "cli.txt", images["field 1"]],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    cli = pd.read_csv(tmp_path / "cli.txt", sep="\t")
+    width = picking.read_mrc(images["field 1"]).shape[1]
+    inside_x_max = width - suppression_px - 2
+    inside = cli[cli["x_coord"].between(suppression_px + 1, inside_x_max)]
+    inside_ours = (everything["x_px"] / factor).between(suppression_px + 1, inside_x_max)
+    ours = everything[inside_ours].assign(
+        x_coord=lambda t: (t["x_px"] / factor).astype(int),
+        y_coord=lambda t: (t["y_px"] / factor).astype(int),
+    )
+    # channels-last convolutions sum in another order: scores a float32 rounding apart, which
+    # swaps some suppressions among the nearly flat background's maxima (44 of 1970 here); the
+    # candidates, above the field's floor, are the same
+    floor = picking.field_floor(inside["score"])
+    assert abs(len(ours) - len(inside)) <= 0.01 * len(inside)
+    candidates, topaz_candidates = ours[ours["score"] >= floor], inside[inside["score"] >= floor]
+    assert len(candidates) >= 10
+    for column in ("x_coord", "y_coord"):
+        np.testing.assert_array_equal(candidates[column], topaz_candidates[column])
+    np.testing.assert_allclose(candidates["score"], topaz_candidates["score"], rtol=1e-6, atol=1e-4)
     images_px = {field: -picking.read_mrc(tmp_path / "mrc" / f"{field}.mrc") for field in images}
     picks = {
         field: picking.refine_centres(images_px[field], p, radius_px * factor)
