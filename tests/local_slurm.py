@@ -5,7 +5,10 @@ minimal /etc/slurm/slurm.conf (the place every Slurm command, including the `sru
 reads) and state and logs in `directory`; `stop()` stops what it started and removes the config.
 `unavailable_reason()` installs the packages where missing and says why Slurm cannot run here.
 The node offers one GPU generic resource (no device behind it) so that `--gpus=1` jobs are
-scheduled as on a GPU cluster. Without slurmdbd, `sacct --completion` reads the job completion
+scheduled as on a GPU cluster. It offers more CPUs than the machine has (``OVERSUBSCRIBE``
+times): a job of a few seconds spends most of its life starting Snakemake and waiting for the
+executor's next status check, so jobs that would queue one after another share the cores
+instead. Without slurmdbd, `sacct --completion` reads the job completion
 log (jobcomp/filetxt), and squeue keeps finished jobs for an hour (MinJobAge).
 """
 
@@ -23,6 +26,7 @@ import pandas as pd
 MUNGE_SOCKET_DIR = Path("/run/munge")
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# written by centriole-sr tests/local_slurm.py"
+OVERSUBSCRIBE = 3  # node CPUs per real core
 # The profile as users type it, plus what a cluster without slurmdbd (no sacct) needs and a
 # faster first status check; --max-threads: the node may have fewer CPUs than a rule asks.
 SLURM = (
@@ -169,9 +173,10 @@ class LocalSlurm:
                     "JobCompType=jobcomp/filetxt",
                     f"JobCompLoc={d}/jobcomp.txt",
                     "MinJobAge=3600",
+                    "SlurmdParameters=config_overrides",  # the node's CPUs as written here
                     "GresTypes=gpu",
-                    f"NodeName={host} CPUs={os.cpu_count()} RealMemory={_memory_mb()} "
-                    "Gres=gpu:1 State=UNKNOWN",
+                    f"NodeName={host} CPUs={OVERSUBSCRIBE * os.cpu_count()} "
+                    f"RealMemory={_memory_mb()} Gres=gpu:1 State=UNKNOWN",
                     "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
                     "",
                 ]
