@@ -320,11 +320,11 @@ def test_cancelled_training_job_is_detected_and_rerun_completes(acquired, cluste
     stderr = run.communicate(timeout=600)[1]
     assert run.returncode != 0
     assert "Error in rule train_model" in stderr and "CANCELLED" in stderr, stderr[-3000:]
-    assert not (acquired / "results/model/weights.pt").exists()  # no half-written model
+    model = "results/model/weights.pt"
+    assert not (acquired / model).exists()  # no half-written model
 
     # the rerun up to the model: what comes after it reruns as after any training change
-    model = "results/model/weights.pt"
     snakemake(acquired, "--", model, configfiles=configfiles, executor=SLURM)
     assert planned_jobs(acquired, "--", model, configfiles=configfiles) == Counter()
     assert _mtimes(acquired, "picks", "patches", "degradation/pairs") == finished  # nothing lost
-    assert (acquired / "results/model/weights.pt").stat().st_mtime_ns > max(finished.values())
+    assert (acquired / model).stat().st_mtime_ns > max(finished.values())

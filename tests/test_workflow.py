@@ -397,7 +397,8 @@ def test_fields_with_any_tiff_ending_and_labels_with_blank_rows_are_taken(demo_r
 def test_napari_labels_for_the_confocal_only_and_truth_for_some_fields(demo_run, tmp_path):
     """A user's project: confocal labels as napari points files, one per field, none for the
     widefield, truth tables for one field only. The confocal is picked and scored on that
-    field; the widefield is not picked, its whole fields are still restored and scored."""
+    field; the widefield is not picked, its whole fields are still restored and scored (run
+    here for field01 only)."""
     workdir = copy_workflow(tmp_path / "project")
     user = yaml.safe_load(_user_folders(demo_run, tmp_path / "data").read_text())
     table = pd.read_csv(demo_run / "results/demo/labels.tsv", sep="\t")
@@ -417,7 +418,7 @@ def test_napari_labels_for_the_confocal_only_and_truth_for_some_fields(demo_run,
         "labels": str(napari.parent), "truth": str(truth.parent), "reference": str(reference)
     }  # fmt: skip
     (workdir / "user.yaml").write_text(yaml.safe_dump(user))
-    checked = [  # the outputs checked below, not the whole DAG: one whole field stands for all
+    checked = [  # the outputs checked below, not the whole DAG
         "results/evaluation/picking_confocal.csv", "results/evaluation/fields/field01.csv"
     ]  # fmt: skip
     result = snakemake(workdir, "--", *checked, configfiles=("tiny.yaml", "user.yaml"))
