@@ -110,16 +110,20 @@ def _mean_spread(values: pd.Series, digits: int, sign: str = "") -> str:
     return f"{mean} ± {values.std(ddof=0):.{digits}f}"
 
 
-def summarise(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per variant and method: each metric's mean over fields per seed, then mean and
-    standard deviation over seeds; and the network's margin over the best classical method
-    per seed (its worst seed too)."""
-    per_seed = (
+def per_seed_means(scores: pd.DataFrame) -> pd.DataFrame:
+    """Each metric's mean over fields per variant, method (:data:`SHOWN`) and seed."""
+    return (
         scores[scores["method"].isin(SHOWN)]
         .groupby(["variant", "method", "seed"], sort=False)[list(METRICS)]
         .mean()
         .reset_index()
     )
+
+
+def summarise(per_seed: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per variant and method, from :func:`per_seed_means`: each metric's mean and standard
+    deviation over seeds; and the network's margin over the best classical method per seed
+    (its worst seed too)."""
     rows = []
     for (variant, method), group in per_seed.groupby(["variant", "method"], sort=False):
         row = {"variant": variant, "method": method}
@@ -149,20 +153,20 @@ def summarise(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, pd.DataFrame(margins)
 
 
-def stability(scores: pd.DataFrame) -> pd.DataFrame:
+def stability(per_seed: pd.DataFrame) -> pd.DataFrame:
     """The network's whole-field PSNR and SSIM with another picker or demo seed
-    (:data:`STABILITY`) against the default demo's, per training seed that both ran."""
-    network = scores[scores["method"] == "network"]
-    per_seed = network.groupby(["variant", "seed"])[["psnr_db", "ssim"]].mean()
+    (:data:`STABILITY`) against the default demo's, per training seed that both ran, from
+    :func:`per_seed_means`."""
+    network = per_seed[per_seed["method"] == "network"].set_index(["variant", "seed"])
+    scores = network[["psnr_db", "ssim"]]
     rows = []
-    for variant in STABILITY:
-        for seed in sorted(set(network.loc[network["variant"] == variant, "seed"])):
-            if ("default", seed) not in per_seed.index:
-                continue
-            moved = per_seed.loc[(variant, seed)] - per_seed.loc[("default", seed)]
-            rows.append({"changed": variant, "training seed": seed,
-                         "PSNR moved (dB)": f"{moved['psnr_db']:+.2f}",
-                         "SSIM moved": f"{moved['ssim']:+.3f}"})  # fmt: skip
+    for variant, seed in sorted(scores.index):
+        if variant not in STABILITY or ("default", seed) not in scores.index:
+            continue
+        moved = scores.loc[(variant, seed)] - scores.loc[("default", seed)]
+        rows.append({"changed": variant, "training seed": seed,
+                     "PSNR moved (dB)": f"{moved['psnr_db']:+.2f}",
+                     "SSIM moved": f"{moved['ssim']:+.3f}"})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -181,7 +185,8 @@ def main() -> None:
         runs = [run_variant(name, args.seeds, base / name) for name in args.variants]
         scores = pd.concat(runs, ignore_index=True) if runs else pd.DataFrame()
     scores = save_runs(SCORES, scores, args.add)
-    table, margins = summarise(scores)
+    per_seed = per_seed_means(scores)
+    table, margins = summarise(per_seed)
     seeds = scores.groupby("variant", sort=False)["seed"].unique()
     body = "\n".join(
         [
@@ -191,7 +196,7 @@ def main() -> None:
             + ").",
             "Centriole regions are discs of `evaluation.region_radius_nm` around the widefield",
             "picks; the background is the rest. Variants change only the demo's sample or",
-            "camera and the optics (`VARIANTS` in the script).",
+            "camera, the optics, or the picker's seed (`VARIANTS` in the script).",
             "",
             "## The network against the best classical method (bicubic, RL, Wiener)",
             "",
@@ -203,7 +208,7 @@ def main() -> None:
             "",
         ]
     )
-    moved = stability(scores)
+    moved = stability(per_seed)
     if len(moved):
         body += "\n".join(
             [
